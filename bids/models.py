@@ -1,0 +1,235 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+AMOUNT = {"max_digits": 18, "decimal_places": 2}  # estimates: room for currencies such as PYG
+QUANTITY = {"max_digits": 18, "decimal_places": 4}
+
+
+class SourceFormat(models.TextChoices):
+    EFORMS = "eforms", "eForms (UBL)"
+    OCDS = "ocds", "OCDS (JSON)"
+    TED = "ted", "TED XML R2.0.9"
+    XLSX = "xlsx", _("Bordereau XLSX")
+    CSV = "csv", _("Bordereau CSV")
+
+
+class Tender(models.Model):
+    source_format = models.CharField(_("format source"), max_length=10, choices=SourceFormat.choices)
+    procedure_id = models.CharField(_("identifiant de procédure"), max_length=200, blank=True)
+    notice_id = models.CharField(_("identifiant d'avis"), max_length=200, blank=True)
+    notice_type = models.CharField(_("type d'avis"), max_length=60, blank=True)
+    language = models.CharField(_("langue"), max_length=10, blank=True)
+    title = models.CharField(_("intitulé"), max_length=1000)
+    description = models.TextField(_("description"), blank=True)
+    nature = models.CharField(_("nature"), max_length=40, blank=True)
+    procedure_type = models.CharField(_("procédure"), max_length=80, blank=True)
+    main_cpv = models.CharField(_("CPV principal"), max_length=8, blank=True)
+    additional_cpv = models.JSONField(_("CPV additionnels"), default=list, blank=True)
+    estimated_value = models.DecimalField(_("valeur estimée"), null=True, blank=True, **AMOUNT)
+    currency = models.CharField(_("devise"), max_length=3, blank=True)
+    tender_deadline = models.DateTimeField(_("date limite de remise des offres"), null=True, blank=True)
+    participation_deadline = models.DateTimeField(_("date limite des candidatures"), null=True, blank=True)
+    questions_deadline = models.DateTimeField(_("date limite des questions"), null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("appel d'offres")
+        verbose_name_plural = _("appels d'offres")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["procedure_id"], condition=~models.Q(procedure_id=""), name="tender_unique_procedure_id"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def cpv_codes(self) -> list[str]:
+        return [self.main_cpv, *self.additional_cpv] if self.main_cpv else list(self.additional_cpv)
+
+
+class Buyer(models.Model):
+    tender = models.ForeignKey(Tender, on_delete=models.CASCADE, related_name="buyers")
+    position = models.PositiveIntegerField(default=0)
+    name = models.CharField(_("acheteur"), max_length=500)
+    identifier = models.CharField(_("identifiant"), max_length=100, blank=True)
+    country = models.CharField(_("pays"), max_length=3, blank=True)
+
+    class Meta:
+        ordering = ["position"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Lot(models.Model):
+    tender = models.ForeignKey(Tender, on_delete=models.CASCADE, related_name="lots")
+    position = models.PositiveIntegerField(default=0)
+    source_id = models.CharField(_("identifiant du lot"), max_length=100)
+    internal_ref = models.CharField(_("référence interne"), max_length=200, blank=True)
+    title = models.CharField(_("intitulé"), max_length=1000, blank=True)
+    description = models.TextField(_("description"), blank=True)
+    main_cpv = models.CharField(_("CPV principal"), max_length=8, blank=True)
+    additional_cpv = models.JSONField(_("CPV additionnels"), default=list, blank=True)
+    estimated_value = models.DecimalField(_("valeur estimée"), null=True, blank=True, **AMOUNT)
+    currency = models.CharField(_("devise"), max_length=3, blank=True)
+    framework_maximum = models.DecimalField(_("montant maximum de l'accord-cadre"), null=True, blank=True, **AMOUNT)
+    tender_deadline = models.DateTimeField(_("date limite de remise des offres"), null=True, blank=True)
+    participation_deadline = models.DateTimeField(_("date limite des candidatures"), null=True, blank=True)
+    questions_deadline = models.DateTimeField(_("date limite des questions"), null=True, blank=True)
+    duration_value = models.PositiveIntegerField(_("durée"), null=True, blank=True)
+    duration_unit = models.CharField(_("unité de durée"), max_length=10, blank=True)
+    start_date = models.CharField(_("début"), max_length=32, blank=True)
+    end_date = models.CharField(_("fin"), max_length=32, blank=True)
+    withdrawn = models.BooleanField(_("absent du dernier avis"), default=False)
+
+    class Meta:
+        ordering = ["tender", "position", "id"]
+        verbose_name = _("lot")
+        constraints = [models.UniqueConstraint(fields=["tender", "source_id"], name="lot_unique_source_id")]
+
+    def __str__(self) -> str:
+        return f"{self.source_id} {self.title}".strip()
+
+    @property
+    def cpv_codes(self) -> list[str]:
+        return [self.main_cpv, *self.additional_cpv] if self.main_cpv else list(self.additional_cpv)
+
+
+class LotGroup(models.Model):
+    tender = models.ForeignKey(Tender, on_delete=models.CASCADE, related_name="lot_groups")
+    source_id = models.CharField(_("identifiant du groupe"), max_length=100)
+    title = models.CharField(_("intitulé"), max_length=1000, blank=True)
+    estimated_value = models.DecimalField(_("valeur estimée"), null=True, blank=True, **AMOUNT)
+    currency = models.CharField(_("devise"), max_length=3, blank=True)
+    lots = models.ManyToManyField(Lot, related_name="groups")
+
+    class Meta:
+        ordering = ["source_id"]
+        constraints = [models.UniqueConstraint(fields=["tender", "source_id"], name="lotgroup_unique_source_id")]
+
+    def __str__(self) -> str:
+        return self.source_id
+
+
+class LineOrigin(models.TextChoices):
+    NOTICE = "notice", _("avis")
+    SCHEDULE = "schedule", _("bordereau")
+
+
+class Line(models.Model):
+    """A priced line of the buyer's schedule (BPU/DQE/DPGF), or an item of an OCDS notice.
+
+    Written in bulk by `bids.services.lines.insert_lines`, which lists these columns: keep both in step.
+    """
+
+    tender = models.ForeignKey(Tender, on_delete=models.CASCADE, related_name="lines")
+    lot = models.ForeignKey(Lot, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveIntegerField()
+    origin = models.CharField(max_length=10, choices=LineOrigin.choices)
+    code = models.CharField(_("code"), max_length=100, blank=True)
+    designation = models.TextField(_("désignation"))
+    unit = models.CharField(_("unité"), max_length=100, blank=True)
+    quantity = models.DecimalField(_("quantité"), null=True, blank=True, **QUANTITY)
+    unit_price = models.DecimalField(_("prix unitaire acheteur"), null=True, blank=True, **QUANTITY)
+    currency = models.CharField(_("devise"), max_length=3, blank=True)
+    cpv = models.CharField(_("CPV"), max_length=8, blank=True)
+    section = models.CharField(_("rubrique"), max_length=500, blank=True)
+    source_row = models.PositiveIntegerField(_("ligne source"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["lot", "position"]
+        verbose_name = _("ligne de prix")
+        indexes = [models.Index(fields=["lot", "position"]), models.Index(fields=["tender", "position"])]
+
+    def __str__(self) -> str:
+        return self.designation[:80]
+
+
+class NoticeVersion(models.Model):
+    """Each notice imported into a tender, oldest first: a change notice adds one."""
+
+    tender = models.ForeignKey(Tender, on_delete=models.CASCADE, related_name="notice_versions")
+    source_format = models.CharField(max_length=10, choices=SourceFormat.choices)
+    notice_id = models.CharField(max_length=200, blank=True)
+    notice_type = models.CharField(max_length=60, blank=True)
+    changes_notice_id = models.CharField(max_length=200, blank=True)
+    imported_at = models.DateTimeField(auto_now_add=True)
+    job = models.ForeignKey("ImportJob", null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        ordering = ["imported_at", "id"]
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", _("en attente")
+    RUNNING = "running", _("en cours")
+    SUCCEEDED = "succeeded", _("terminé")
+    FAILED = "failed", _("échec")
+    NEEDS_INPUT = "needs_input", _("choix requis")
+
+
+class ImportJob(models.Model):
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    file = models.FileField(upload_to="imports/%Y/%m/")
+    original_name = models.CharField(max_length=255)
+    size = models.PositiveBigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True)
+    requested_format = models.CharField(max_length=10, default="auto")
+    detected_format = models.CharField(max_length=10, blank=True)
+    target_tender = models.ForeignKey(Tender, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    options = models.JSONField(default=dict, blank=True)  # mapping, header_row, sheet, lot
+    status = models.CharField(max_length=12, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    stage = models.CharField(max_length=100, blank=True)
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    counts = models.JSONField(default=dict, blank=True)
+    errors = models.JSONField(default=list, blank=True)  # [{"where": ..., "message": ...}]
+    warnings = models.JSONField(default=list, blank=True)
+    tenders = models.ManyToManyField(Tender, blank=True, related_name="import_jobs")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("import")
+
+    def __str__(self) -> str:
+        return f"{self.original_name} ({self.status})"
+
+    @property
+    def percent(self) -> int:
+        if self.status == JobStatus.SUCCEEDED:
+            return 100
+        if not self.progress_total:
+            return 0
+        return min(99, int(100 * self.progress_done / self.progress_total))
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.NEEDS_INPUT}
+
+
+class ScheduleMapping(models.Model):
+    """A column mapping a bid manager corrected once and wants to reuse for the same buyer's files."""
+
+    name = models.CharField(_("nom"), max_length=200, unique=True)
+    mapping = models.JSONField(_("correspondance des colonnes"), default=dict)
+    header_row = models.PositiveIntegerField(_("ligne d'en-tête"), null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,6 @@
+from django.contrib import admin
+
+from .models import Membership, PartnerFirm
+
+admin.site.register(PartnerFirm)
+admin.site.register(Membership)

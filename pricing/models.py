@@ -1,0 +1,1 @@
+# Offer prices, contracts, ledger and redistribution arrive with their issues.
