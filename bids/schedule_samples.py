@@ -139,5 +139,8 @@ def _lot_rows(
             price = Decimal(rng.randint(low * 4, high * 4)) / 4 if unit_prices else None
             amount = quantity * price if price is not None else Decimal(0)
             code = f"{lot_index + 1}.{family_index + 1:02d}.{number:05d}"
-            yield [lot_id, code, designation, unit, quantity, price, amount if price is not None else None], amount
+            yield (
+                [lot_id, code, designation, unit, quantity, price, amount if price is not None else None],
+                amount,
+            )
             written += 1

@@ -33,7 +33,7 @@ def tender_list(user: Any, *, search: str = "") -> QuerySet[Tender]:
     tenders = tenders_for(user).annotate(lot_count=Count("lots", filter=Q(lots__withdrawn=False), distinct=True))
     if search:
         tenders = tenders.filter(Q(title__icontains=search) | Q(procedure_id__icontains=search) | Q(buyers__name__icontains=search)).distinct()
-    return tenders.prefetch_related("buyers")
+    return tenders.prefetch_related("buyers").order_by("-created_at", "-id")
 
 
 def lots_of(tender: Tender) -> QuerySet[Lot]:

@@ -121,9 +121,10 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "consortium" / "static"]
 # Uploaded tender files are private: kept under var/, never served by URL.
-MEDIA_ROOT = VAR_DIR / "uploads"
+MEDIA_ROOT = Path(env_str("GUICHET_MEDIA_ROOT", str(VAR_DIR / "uploads")))
 MEDIA_URL = "/private-media-not-served/"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

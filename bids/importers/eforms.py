@@ -246,7 +246,9 @@ def _lots_and_groups(
         if progress is not None:
             progress(index, len(elements))
     if not lots:
-        raise ImportFailed("the notice has no lots (no cac:ProcurementProjectLot with a Lot or Part id)", where=ctx.source)
+        raise ImportFailed(
+            "the notice has no lots (no cac:ProcurementProjectLot with a Lot or Part id)", where=ctx.source
+        )
     return list(lots.values()), _groups(root, lots, group_lots, ctx)
 
 
@@ -297,7 +299,9 @@ def _fill_duration(lot: CanonicalLot, project: etree._Element, where: str) -> No
     if measure is not None:
         amount = element_text(measure).strip()
         if not _WHOLE_NUMBER_RE.match(amount):
-            raise ImportFailed(f"duration is not a whole number: {amount[:20]!r}", where=f"{where}, DurationMeasure")
+            raise ImportFailed(
+                f"duration is not a whole number: {amount[:20]!r}", where=f"{where}, DurationMeasure"
+            )
         lot.duration_value = int(amount)
         lot.duration_unit = clean_text(measure.get("unitCode"), where=f"{where}, DurationMeasure").upper()
     lot.start_date = _iso_date(period, "cbc:StartDate", where)
@@ -340,7 +344,9 @@ def _groups(
             raise ImportFailed("lot group without an id (cbc:LotsGroupID)", where=where)
         if identifier in groups:
             raise ImportFailed(f"duplicate lot group id {identifier}", where=where)
-        groups[identifier] = CanonicalLotGroup(source_id=identifier, lot_ids=_group_members(declaration, lots, ctx, where))
+        groups[identifier] = CanonicalLotGroup(
+            source_id=identifier, lot_ids=_group_members(declaration, lots, ctx, where)
+        )
     for identifier, element in group_lots.items():
         group = groups.get(identifier)
         if group is None:

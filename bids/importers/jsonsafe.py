@@ -66,13 +66,13 @@ def _check_depth(text: str, *, source: str, max_depth: int) -> None:
     """Refuse nesting deeper than `max_depth` before json recurses into it (one linear pass)."""
     depth = 0
     for match in _STRING_OR_BRACKET_RE.finditer(text):
-        token = match.group()
-        if token in "[{":
+        lexeme = match.group()
+        if lexeme in "[{":
             depth += 1
             if depth > max_depth:
                 where = _line_column(text, match.start())
                 raise ImportFailed(f"JSON nested deeper than {max_depth} levels at {where}", where=source)
-        elif token in "]}":
+        elif lexeme in "]}":
             depth -= 1
 
 

@@ -323,7 +323,7 @@ class _TenderReader(_Reader):
         items = self._items(tender_data)
         tender.cpv = self._tender_cpv(tender_data, items)
         tender.lots = self._lots(tender_data) or [self._virtual_lot(tender, tender_data)]
-        tender.lines = self._link_items_to_lots(items, tender_data, tender.lots)
+        tender.lines = self._link_items_to_lots(items, tender.lots)
         tender.lot_groups = self._lot_groups(tender_data, {lot.source_id for lot in tender.lots})
         tender.warnings = self.warnings
         return tender
@@ -452,9 +452,7 @@ class _TenderReader(_Reader):
         ]
         return unique([code for code in codes if code])
 
-    def _link_items_to_lots(
-        self, items: list[_Item], tender: dict[str, Any], lots: list[CanonicalLot]
-    ) -> list[CanonicalLine]:
+    def _link_items_to_lots(self, items: list[_Item], lots: list[CanonicalLot]) -> list[CanonicalLine]:
         lots_by_id = {lot.source_id: lot for lot in lots}
         for item in items:
             line = item.line

@@ -17,20 +17,6 @@ from .common import parse_amount
 
 MAX_XML_BYTES = 32 * 1024 * 1024  # the largest real notice is under 3 MB
 
-# Build one parser per call: lxml parsers keep state and must not be shared between threads.
-_PARSER_OPTIONS: dict[str, bool] = {
-    "resolve_entities": False,
-    "no_network": True,
-    "load_dtd": False,
-    "dtd_validation": False,
-    "attribute_defaults": False,
-    "huge_tree": False,  # keeps libxml2's depth and text-size limits
-    "recover": False,
-    "remove_comments": True,
-    "remove_pis": True,
-    "collect_ids": False,
-}
-
 _UTF8_BOM = b"\xef\xbb\xbf"
 _DECLARATION_RE = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 # UTF-16/32 (with or without a BOM) would hide a DOCTYPE from the byte scan below.
@@ -39,8 +25,22 @@ _XS_DECIMAL_RE = re.compile(r"^\+?(?:\d+(?:\.\d*)?|\.\d+)$", re.ASCII)
 
 
 def hardened_parser() -> etree.XMLParser:
-    """A new lxml parser with entities, DTDs and network access switched off."""
-    return etree.XMLParser(**_PARSER_OPTIONS)
+    """A new lxml parser with entities, DTDs and network access switched off.
+
+    One per call: lxml parsers keep state between documents and are not for sharing across threads.
+    """
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        attribute_defaults=False,
+        huge_tree=False,  # keeps libxml2's limits on depth and text size
+        recover=False,
+        remove_comments=True,
+        remove_pis=True,
+        collect_ids=False,
+    )
 
 
 def parse_xml(data: bytes, *, source: str) -> etree._Element:
@@ -79,8 +79,7 @@ def _refuse_before_parsing(data: bytes, *, source: str) -> None:
 
 def _refuse_after_parsing(root: etree._Element, *, source: str) -> None:
     # Defence in depth, should an encoding trick get a declaration past the byte scan.
-    docinfo = root.getroottree().docinfo
-    if docinfo.doctype or docinfo.internalDTD is not None:
+    if root.getroottree().docinfo.internalDTD is not None:  # any DOCTYPE, with or without a subset
         raise ImportFailed("DOCTYPE and entity declarations are refused", where=source)
     entity = next(root.iter(etree.Entity), None)
     if entity is not None:
@@ -97,8 +96,8 @@ def _element_where(source: str, element: etree._Element) -> str:
 
 
 def _describe(error: etree.XMLSyntaxError) -> str:
-    detail = " ".join((error.msg or str(error)).split())
-    detail = re.sub(r", line \d+, column \d+$", "", detail)
+    detail = re.sub(r"\s*,\s*line \d+, column \d+\s*$", "", error.msg or str(error))
+    detail = " ".join(detail.replace(", use XML_PARSE_HUGE option", "").split())
     lowered = detail.lower()
     if "excessive depth" in lowered:
         return f"XML nested too deeply ({detail})"
@@ -113,7 +112,7 @@ def element_text(element: etree._Element | None) -> str:
     """All the text inside `element` ("" when it is missing)."""
     if element is None:
         return ""
-    return "".join(element.itertext())
+    return "".join(text for text in element.itertext() if isinstance(text, str))
 
 
 def xs_decimal(raw: str | None, *, where: str) -> Decimal | None:

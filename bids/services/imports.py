@@ -11,7 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -61,15 +61,22 @@ def import_file(
         raise ImportFailed("column mapping, header row and sheet apply to price schedules only", where=source)
     if job is not None:
         ImportJob.objects.filter(pk=job.pk).update(detected_format=detected, stage="saving")
-    saved = save_tenders(
-        actor=actor,
-        fmt=detected,
-        tenders=tenders,
-        source=source,
-        target=target,
-        lot_choice=options.get("lot") or None,
-        job=job,
-    )
+    for attempt in range(2):
+        try:
+            saved = save_tenders(
+                actor=actor,
+                fmt=detected,
+                tenders=tenders,
+                source=source,
+                target=target,
+                lot_choice=options.get("lot") or None,
+                job=job,
+            )
+            break
+        except IntegrityError:
+            # Another import created the same procedure meanwhile: the second try updates it.
+            if attempt or transaction.get_connection().in_atomic_block:
+                raise
     return ImportResult(detected, saved, [w for tender in tenders for w in tender.warnings])
 
 

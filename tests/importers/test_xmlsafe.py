@@ -100,7 +100,9 @@ def probe_server() -> Iterator[tuple[int, list[bytes]]]:
 
 
 def test_parses_plain_xml_without_comments_or_processing_instructions() -> None:
-    root = parse_xml(b"<?xml version='1.0'?><a><!-- note --><?pi x?><b>t<!-- c -->ext</b></a>", source="n.xml")
+    root = parse_xml(
+        b"<?xml version='1.0'?><a><!-- note --><?pi x?><b>t<!-- c -->ext</b></a>", source="n.xml"
+    )
     assert root.tag == "a"
     assert root.findtext("b") == "text"
     assert len(root) == 1
@@ -137,14 +139,19 @@ def test_xxe_over_http_is_refused_without_any_connection(probe_server: tuple[int
     parameter = b'<?xml version="1.0"?><!DOCTYPE n [<!ENTITY % p SYSTEM "' + url + b'"> %p;]><n>&x;</n>'
     for document in (entity, external_dtd, parameter):
         assert_fails(document, "DOCTYPE")
-        try:  # below the DOCTYPE refusal, the bare parser must not fetch anything either
-            root = etree.fromstring(document, hardened_parser())
-        except etree.XMLSyntaxError as error:
-            assert "FROM-NETWORK" not in str(error)
-        else:
-            assert b"FROM-NETWORK" not in etree.tostring(root)
+        # Below the DOCTYPE refusal, the bare parser must not fetch anything either.
+        outcome = _bare_parse(document)
+        assert b"FROM-NETWORK" not in outcome
     time.sleep(0.3)  # let the server thread record a late connection, if any
     assert hits == []
+
+
+def _bare_parse(document: bytes) -> bytes:
+    """The document as the hardened parser alone reads it, or its error message."""
+    try:
+        return etree.tostring(etree.fromstring(document, hardened_parser()))
+    except etree.XMLSyntaxError as error:
+        return str(error).encode()
 
 
 def test_billion_laughs_is_refused() -> None:
@@ -163,7 +170,7 @@ def test_external_dtd_is_refused(secret_file: Path) -> None:
 
 
 def test_a_lowercase_or_bare_entity_declaration_is_refused() -> None:
-    assert_fails(b'<!doctype html><html/>', "DOCTYPE")
+    assert_fails(b"<!doctype html><html/>", "DOCTYPE")
     assert_fails(b'<a><!ENTITY x "y"></a>', "entity declarations")
 
 
@@ -227,7 +234,12 @@ def test_oversized_file_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("1295520.00", Decimal("1295520.00")), (" 84000 ", Decimal("84000")), (".5", Decimal("0.5")), ("", None)],
+    [
+        ("1295520.00", Decimal("1295520.00")),
+        (" 84000 ", Decimal("84000")),
+        (".5", Decimal("0.5")),
+        ("", None),
+    ],
 )
 def test_xs_decimal_reads_xml_decimals_exactly(raw: str, expected: Decimal | None) -> None:
     assert xs_decimal(raw, where="n.xml") == expected
@@ -241,15 +253,20 @@ def test_xs_decimal_refuses_what_is_not_an_xml_decimal(raw: str) -> None:
 
 # --- one parser for every XML importer -------------------------------------------------------
 
-_BARE_PARSE_RE = re.compile(r"\b(?:etree\.(?:fromstring|parse|iterparse|XML|XMLParser|XMLPullParser)|ElementTree)\b")
+# lxml or stdlib parsing calls; defusedxml (the spreadsheet importer's XLSX internals) is allowed.
+_BARE_PARSE_RE = re.compile(
+    r"\b(?:etree|ElementTree|ET|minidom|sax)\.(?:fromstring|parse|parseString|iterparse|XML|XMLParser|XMLPullParser)\("
+)
 
 
 def test_no_importer_parses_xml_except_through_xmlsafe() -> None:
+    assert _BARE_PARSE_RE.search("root = etree.fromstring(data)")  # the check itself bites
+    assert _BARE_PARSE_RE.search("tree = ET.parse(handle)")
     offenders = [
         f"{path.name}:{number}"
         for path in sorted(IMPORTERS_DIR.glob("*.py"))
         if path.name != "xmlsafe.py"
         for number, line in enumerate(path.read_text().splitlines(), start=1)
-        if _BARE_PARSE_RE.search(line)
+        if _BARE_PARSE_RE.search(line) and "defusedxml" not in line
     ]
     assert offenders == []
