@@ -43,7 +43,9 @@ class MappingFields(forms.Form):
         data = self.cleaned_data
         saved: ScheduleMapping | None = data.get("saved_mapping")
         mapping = dict(saved.mapping) if saved else {}
-        mapping.update({name: data[f"map_{name}"].strip() for name, _ in MAPPING_FIELDS if data.get(f"map_{name}", "").strip()})
+        mapping.update(
+            {name: data[f"map_{name}"].strip() for name, _ in MAPPING_FIELDS if data.get(f"map_{name}", "").strip()}
+        )
         header_row = data.get("header_row") or (saved.header_row if saved else None)
         return {"mapping": mapping, "header_row": header_row, "sheet": data.get("sheet") or None}
 
@@ -57,7 +59,9 @@ class ImportForm(MappingFields):
         required=False,
         help_text=_("pour un bordereau de prix (BPU, DQE, DPGF) d'un appel d'offres déjà importé"),
     )
-    lot = forms.CharField(label=_("Lot"), max_length=100, required=False, help_text=_("lot qui reçoit un bordereau sans colonne lot"))
+    lot = forms.CharField(
+        label=_("Lot"), max_length=100, required=False, help_text=_("lot qui reçoit un bordereau sans colonne lot")
+    )
 
     field_order = ["file", "format", "tender", "lot"]
 

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-AMOUNT = {"max_digits": 18, "decimal_places": 2}  # estimates: room for currencies such as PYG
-QUANTITY = {"max_digits": 18, "decimal_places": 4}
+AMOUNT: dict[str, Any] = {"max_digits": 18, "decimal_places": 2}  # estimates: room for currencies such as PYG
+QUANTITY: dict[str, Any] = {"max_digits": 18, "decimal_places": 4}
 
 
 class SourceFormat(models.TextChoices):
@@ -130,8 +132,10 @@ class Line(models.Model):
     Written in bulk by `bids.services.lines.insert_lines`, which lists these columns: keep both in step.
     """
 
-    tender = models.ForeignKey(Tender, on_delete=models.CASCADE, related_name="lines")
-    lot = models.ForeignKey(Lot, on_delete=models.CASCADE, related_name="lines")
+    # No single-column indexes: the (lot, position) and (tender, position) indexes below serve
+    # those lookups, and every extra index slows the bulk insert of large schedules.
+    tender = models.ForeignKey(Tender, on_delete=models.CASCADE, related_name="lines", db_index=False)
+    lot = models.ForeignKey(Lot, on_delete=models.CASCADE, related_name="lines", db_index=False)
     position = models.PositiveIntegerField()
     origin = models.CharField(max_length=10, choices=LineOrigin.choices)
     code = models.CharField(_("code"), max_length=100, blank=True)
@@ -167,6 +171,9 @@ class NoticeVersion(models.Model):
     class Meta:
         ordering = ["imported_at", "id"]
 
+    def __str__(self) -> str:
+        return f"{self.notice_id or self.source_format} ({self.imported_at:%Y-%m-%d})"
+
 
 class JobStatus(models.TextChoices):
     QUEUED = "queued", _("en attente")
@@ -174,6 +181,13 @@ class JobStatus(models.TextChoices):
     SUCCEEDED = "succeeded", _("terminé")
     FAILED = "failed", _("échec")
     NEEDS_INPUT = "needs_input", _("choix requis")
+
+
+STAGE_LABELS = {
+    "reading": _("lecture du fichier"),
+    "saving": _("enregistrement"),
+    "queue unreachable": _("file de tâches injoignable : l'import démarrera à son retour"),
+}
 
 
 class ImportJob(models.Model):
@@ -213,6 +227,10 @@ class ImportJob(models.Model):
         if not self.progress_total:
             return 0
         return min(99, int(100 * self.progress_done / self.progress_total))
+
+    @property
+    def stage_label(self) -> str:
+        return str(STAGE_LABELS.get(self.stage, self.stage))
 
     @property
     def is_finished(self) -> bool:

@@ -32,7 +32,9 @@ def tenders_for(user: Any) -> QuerySet[Tender]:
 def tender_list(user: Any, *, search: str = "") -> QuerySet[Tender]:
     tenders = tenders_for(user).annotate(lot_count=Count("lots", filter=Q(lots__withdrawn=False), distinct=True))
     if search:
-        tenders = tenders.filter(Q(title__icontains=search) | Q(procedure_id__icontains=search) | Q(buyers__name__icontains=search)).distinct()
+        tenders = tenders.filter(
+            Q(title__icontains=search) | Q(procedure_id__icontains=search) | Q(buyers__name__icontains=search)
+        ).distinct()
     return tenders.prefetch_related("buyers").order_by("-created_at", "-id")
 
 
@@ -88,7 +90,13 @@ def schedule_preview(job: ImportJob) -> Any:
     try:
         with job.file.open("rb") as handle:
             data = handle.read()
-        return spreadsheet.inspect(data, source=job.original_name, fmt=fmt, sheet=job.options.get("sheet"), header_row=job.options.get("header_row"))
+        return spreadsheet.inspect(
+            data,
+            source=job.original_name,
+            fmt=fmt,
+            sheet=job.options.get("sheet"),
+            header_row=job.options.get("header_row"),
+        )
     except (ImportFailed, OSError):
         return None
 

@@ -78,7 +78,9 @@ def import_new(request: HttpRequest) -> HttpResponse:
 
 def _maybe_save_mapping(request: HttpRequest, name: str, options: dict[str, Any]) -> None:
     if name.strip() and options.get("mapping"):
-        save_schedule_mapping(actor=request.user, name=name.strip(), mapping=options["mapping"], header_row=options.get("header_row"))
+        save_schedule_mapping(
+            actor=request.user, name=name.strip(), mapping=options["mapping"], header_row=options.get("header_row")
+        )
 
 
 def _job(request: HttpRequest, pk: int) -> ImportJob:
@@ -103,7 +105,11 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 **{f"map_{key}": value for key, value in mapping.items()},
             }
         )
-    lots = job.target_tender.lots.filter(withdrawn=False) if job.status == JobStatus.NEEDS_INPUT and job.target_tender else []
+    lots = (
+        job.target_tender.lots.filter(withdrawn=False)
+        if job.status == JobStatus.NEEDS_INPUT and job.target_tender
+        else []
+    )
     context = {"job": job, "retry": retry, "lots": lots, "preview": selectors.schedule_preview(job) if retry else None}
     return render(request, "bids/import_detail.html", context)
 
@@ -115,7 +121,7 @@ def import_status(request: HttpRequest, pk: int) -> JsonResponse:
         {
             "status": job.status,
             "status_label": job.get_status_display(),
-            "stage": job.stage,
+            "stage": job.stage_label,
             "percent": job.percent,
             "done": job.progress_done,
             "total": job.progress_total,

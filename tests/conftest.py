@@ -22,7 +22,9 @@ def _using_redis() -> bool:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     skip_pg = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://... (run by .ci/run)")
-    skip_redis = pytest.mark.skip(reason="needs Redis and a Celery worker: set CELERY_BROKER_URL=redis://... (run by .ci/run)")
+    skip_redis = pytest.mark.skip(
+        reason="needs Redis and a Celery worker: set CELERY_BROKER_URL=redis://... (run by .ci/run)"
+    )
     for item in items:
         if "postgres" in item.keywords and not _using_postgres():
             item.add_marker(skip_pg)

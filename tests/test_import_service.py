@@ -55,7 +55,10 @@ def test_saved_values_are_exact_decimals_with_currency(samples: Path) -> None:
     load(samples, "eforms-ted-published/762961-2023.xml")
     lots = Lot.objects.order_by("position")
     assert [lot.estimated_value for lot in lots] == [
-        Decimal("428000.00"), Decimal("258000.00"), Decimal("236000.00"), Decimal("84000.00")
+        Decimal("428000.00"),
+        Decimal("258000.00"),
+        Decimal("236000.00"),
+        Decimal("84000.00"),
     ]
     assert {lot.currency for lot in lots} == {"EUR"}
     assert sum(lot.estimated_value for lot in lots) == Decimal("1006000")
@@ -111,7 +114,9 @@ def test_change_notice_dropping_a_lot_keeps_lines_but_marks_the_lot(samples: Pat
     assert lot.lines.count() == 1
 
 
-def _schedule_bytes(rows: list[tuple[str, ...]], *, header: tuple[str, ...] = ("Désignation", "Unité", "Quantité", "Prix unitaire")) -> bytes:
+def _schedule_bytes(
+    rows: list[tuple[str, ...]], *, header: tuple[str, ...] = ("Désignation", "Unité", "Quantité", "Prix unitaire")
+) -> bytes:
     workbook = openpyxl.Workbook()
     sheet = workbook.active
     assert sheet is not None
@@ -125,7 +130,9 @@ def _schedule_bytes(rows: list[tuple[str, ...]], *, header: tuple[str, ...] = ("
 
 def test_schedule_attaches_to_the_only_lot(samples: Path) -> None:
     tender = load(samples, "eforms/cn_24_multilingual.xml").saved[0].tender
-    data = _schedule_bytes([("Journée d'expertise PostgreSQL", "jour", "10", "850.50"), ("Ticket de support", "ticket", "200", "95")])
+    data = _schedule_bytes(
+        [("Journée d'expertise PostgreSQL", "jour", "10", "850.50"), ("Ticket de support", "ticket", "200", "95")]
+    )
     result = import_file(actor=None, data=data, source="bpu.xlsx", target=tender)
     assert result.saved[0].lines == 2
     line = Line.objects.get(designation="Journée d'expertise PostgreSQL")
@@ -152,7 +159,10 @@ def test_schedule_lot_column_matches_lot_numbers(samples: Path) -> None:
         header=("Lot", "Désignation", "Unité", "Quantité", "Prix unitaire"),
     )
     import_file(actor=None, data=data, source="dpgf.xlsx", target=tender)
-    assert dict(Line.objects.values_list("designation", "lot__source_id")) == {"Tonte": "LOT-0001", "Taille": "LOT-0002"}
+    assert dict(Line.objects.values_list("designation", "lot__source_id")) == {
+        "Tonte": "LOT-0001",
+        "Taille": "LOT-0002",
+    }
 
 
 def test_reattaching_a_schedule_replaces_its_lines(samples: Path) -> None:
@@ -163,7 +173,9 @@ def test_reattaching_a_schedule_replaces_its_lines(samples: Path) -> None:
 
 
 def test_schedule_alone_creates_a_tender(samples: Path) -> None:
-    result = import_file(actor=None, data=_schedule_bytes([("Tonte", "m2", "1000", "0.35")]), source="bpu-espaces-verts.xlsx")
+    result = import_file(
+        actor=None, data=_schedule_bytes([("Tonte", "m2", "1000", "0.35")]), source="bpu-espaces-verts.xlsx"
+    )
     tender = result.saved[0].tender
     assert tender.source_format == "xlsx"
     assert tender.lots.count() == 1

@@ -58,7 +58,11 @@ def test_every_url_is_in_the_matrix() -> None:
 
 @pytest.fixture
 def objects(samples: Path, bid_manager: Any, django_capture_on_commit_callbacks: Any) -> dict[str, int]:
-    tender = import_file(actor=bid_manager, data=(samples / "eforms/cn_24_FRA_comments.xml").read_bytes(), source="n.xml").saved[0].tender
+    tender = (
+        import_file(actor=bid_manager, data=(samples / "eforms/cn_24_FRA_comments.xml").read_bytes(), source="n.xml")
+        .saved[0]
+        .tender
+    )
     with django_capture_on_commit_callbacks(execute=True):
         job = create_import_job(actor=bid_manager, name="bad.csv", data=b"nothing;here\n1;2\n", fmt="csv")
     return {"tender": tender.pk, "job": job.pk}

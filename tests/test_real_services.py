@@ -26,7 +26,10 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_copy_writes_exact_lines_on_postgres(samples: Path) -> None:
     import_file(actor=None, data=(samples / "ocds/test_data.json").read_bytes(), source="o.json")
     assert Line.objects.count() == 16
-    assert all(line.unit_price is not None and line.unit_price == line.unit_price.quantize(line.unit_price) for line in Line.objects.all())
+    assert all(
+        line.unit_price is not None and line.unit_price == line.unit_price.quantize(line.unit_price)
+        for line in Line.objects.all()
+    )
 
 
 @pytest.mark.postgres
@@ -40,7 +43,7 @@ def test_race_two_imports_of_one_procedure_make_one_tender(samples: Path) -> Non
         try:
             barrier.wait()
             import_file(actor=None, data=data, source="m.xml")
-        except BaseException as error:  # noqa: BLE001 - reported by the assertion below
+        except BaseException as error:
             errors.append(error)
         finally:
             connections.close_all()
@@ -69,9 +72,25 @@ def celery_worker_process(tmp_path: Path, settings: Any) -> Iterator[None]:
     }
     log = (tmp_path / "worker.log").open("w")
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "consortium", "worker", "--pool=solo", "--loglevel=INFO",
-         "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"test-{os.getpid()}@%h"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "consortium",
+            "worker",
+            "--pool=solo",
+            "--loglevel=INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-n",
+            f"test-{os.getpid()}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         _wait_for_worker()

@@ -73,7 +73,7 @@ class CanonicalLotGroup:
     currency: str = ""
 
 
-@dataclass
+@dataclass(slots=True)
 class CanonicalLine:
     """One priced line of a price schedule (or an OCDS item)."""
 

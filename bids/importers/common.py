@@ -63,7 +63,9 @@ def parse_amount(raw: object, *, where: str) -> Decimal | None:
         text = text.replace("\u00a0", "").replace("\u202f", "").replace(" ", "")
         text = text.removesuffix("€").removesuffix("EUR").strip()
         if "," in text and "." in text:
-            text = text.replace(".", "").replace(",", ".") if text.rfind(",") > text.rfind(".") else text.replace(",", "")
+            text = (
+                text.replace(".", "").replace(",", ".") if text.rfind(",") > text.rfind(".") else text.replace(",", "")
+            )
         else:
             text = text.replace(",", ".")
     try:
@@ -72,7 +74,7 @@ def parse_amount(raw: object, *, where: str) -> Decimal | None:
         raise ImportFailed(f"not a number: {str(raw)[:40]!r}", where=where) from None
     if not value.is_finite():
         raise ImportFailed(f"not a finite number: {str(raw)[:40]!r}", where=where)
-    sign, digits, exponent = value.as_tuple()
+    _sign, digits, exponent = value.as_tuple()
     assert isinstance(exponent, int)
     if len(digits) + max(exponent, 0) > MAX_AMOUNT_DIGITS + 6 or exponent < -10:
         raise ImportFailed(f"number out of range: {str(raw)[:40]!r}", where=where)
@@ -86,11 +88,11 @@ def _split_offset(text: str) -> tuple[str, timezone | None]:
     match = _OFFSET_RE.search(text)
     if not match:
         return text, None
-    token = match.group(1)
-    if token == "Z":
+    offset = match.group(1)
+    if offset == "Z":
         return text[: match.start()], UTC
-    sign = 1 if token[0] == "+" else -1
-    hours, minutes = int(token[1:3]), int(token[4:6])
+    sign = 1 if offset[0] == "+" else -1
+    hours, minutes = int(offset[1:3]), int(offset[4:6])
     return text[: match.start()], timezone(sign * timedelta(hours=hours, minutes=minutes))
 
 

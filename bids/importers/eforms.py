@@ -299,9 +299,7 @@ def _fill_duration(lot: CanonicalLot, project: etree._Element, where: str) -> No
     if measure is not None:
         amount = element_text(measure).strip()
         if not _WHOLE_NUMBER_RE.match(amount):
-            raise ImportFailed(
-                f"duration is not a whole number: {amount[:20]!r}", where=f"{where}, DurationMeasure"
-            )
+            raise ImportFailed(f"duration is not a whole number: {amount[:20]!r}", where=f"{where}, DurationMeasure")
         lot.duration_value = int(amount)
         lot.duration_unit = clean_text(measure.get("unitCode"), where=f"{where}, DurationMeasure").upper()
     lot.start_date = _iso_date(period, "cbc:StartDate", where)
@@ -356,9 +354,7 @@ def _groups(
     return list(groups.values())
 
 
-def _group_members(
-    declaration: etree._Element, lots: dict[str, CanonicalLot], ctx: _Context, where: str
-) -> list[str]:
+def _group_members(declaration: etree._Element, lots: dict[str, CanonicalLot], ctx: _Context, where: str) -> list[str]:
     members: list[str] = []
     for reference in declaration.findall("cac:ProcurementProjectLotReference/cbc:ID", NS):
         lot_id = element_text(reference).strip()

@@ -92,9 +92,7 @@ def _refuse_constant(name: str) -> Any:
 def _bounded_int(literal: str) -> int:
     digits = len(literal.lstrip("-"))
     if digits > MAX_INTEGER_DIGITS:
-        raise _Refused(
-            f"an integer of {digits} digits is too long (at most {MAX_INTEGER_DIGITS})", token=literal
-        )
+        raise _Refused(f"an integer of {digits} digits is too long (at most {MAX_INTEGER_DIGITS})", token=literal)
     return int(literal)
 
 

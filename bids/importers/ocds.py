@@ -140,9 +140,7 @@ class _Reader:
             return
         shown = str(number)[:40]
         if number.adjusted() >= MAX_AMOUNT_DIGITS:
-            self.fail(
-                path, f"number out of range: {shown} (more than {MAX_AMOUNT_DIGITS} digits before the point)"
-            )
+            self.fail(path, f"number out of range: {shown} (more than {MAX_AMOUNT_DIGITS} digits before the point)")
         significant = number.normalize().as_tuple()
         assert isinstance(significant.exponent, int)
         if len(significant.digits) > MAX_AMOUNT_DIGITS:
@@ -180,14 +178,11 @@ def _kind(value: Any) -> str:
 
 def _releases_of(document: Any, reader: _Reader) -> list[_Release]:
     if isinstance(document, list):
-        releases = [
-            _Release(f"[{index}]", reader.obj(item, f"[{index}]")) for index, item in enumerate(document)
-        ]
+        releases = [_Release(f"[{index}]", reader.obj(item, f"[{index}]")) for index, item in enumerate(document)]
     elif isinstance(document, dict) and "releases" in document:
         items = reader.array(document["releases"], "releases")
         releases = [
-            _Release(f"releases[{index}]", reader.obj(item, f"releases[{index}]"))
-            for index, item in enumerate(items)
+            _Release(f"releases[{index}]", reader.obj(item, f"releases[{index}]")) for index, item in enumerate(items)
         ]
     elif isinstance(document, dict) and "records" in document:
         releases = _releases_of_records(reader.array(document["records"], "records"), reader)
@@ -242,9 +237,7 @@ def _group_by_ocid(releases: list[_Release], reader: _Reader) -> dict[str, list[
 def _merge_in_date_order(ocid: str, releases: list[_Release], reader: _Reader) -> tuple[str, dict[str, Any]]:
     if len(releases) == 1:
         return releases[0].path, releases[0].data
-    dated = [
-        (reader.moment(release.data.get("date"), f"{release.path}.date"), release) for release in releases
-    ]
+    dated = [(reader.moment(release.data.get("date"), f"{release.path}.date"), release) for release in releases]
     # Undated releases go first, so that any dated one overrides them.
     dated.sort(key=lambda pair: (pair[0] is not None, pair[0] or datetime.min))
     merged: dict[str, Any] = {}
@@ -340,9 +333,7 @@ class _TenderReader(_Reader):
 
     def _procedure_type(self, tender: dict[str, Any]) -> str:
         method = self.text(tender.get("procurementMethod"), self.at("tender.procurementMethod"))
-        details = self.text(
-            tender.get("procurementMethodDetails"), self.at("tender.procurementMethodDetails")
-        )
+        details = self.text(tender.get("procurementMethodDetails"), self.at("tender.procurementMethodDetails"))
         return method or details
 
     def _period_end(self, owner: dict[str, Any], key: str, owner_path: str) -> datetime | None:
@@ -388,9 +379,7 @@ class _TenderReader(_Reader):
         roles = self.array(party.get("roles"), f"{path}.roles")
         return [role for role in roles if isinstance(role, str)]
 
-    def _buyer_from_party(
-        self, path_and_party: tuple[str, dict[str, Any]], fallback_name: str = ""
-    ) -> CanonicalBuyer:
+    def _buyer_from_party(self, path_and_party: tuple[str, dict[str, Any]], fallback_name: str = "") -> CanonicalBuyer:
         path, party = path_and_party
         identifier = self.obj(party.get("identifier"), f"{path}.identifier")
         legal_name = self.text(identifier.get("legalName"), f"{path}.identifier.legalName")
@@ -465,9 +454,7 @@ class _TenderReader(_Reader):
                     continue
             lot = lots_by_id.get(line.lot_source_id)
             if lot is None:
-                self.fail(
-                    path, f"unknown lot {line.lot_source_id[:60]!r} (lots: {', '.join(lots_by_id)[:200]})"
-                )
+                self.fail(path, f"unknown lot {line.lot_source_id[:60]!r} (lots: {', '.join(lots_by_id)[:200]})")
             lot.cpv = unique(lot.cpv + item.cpvs)
         return [item.line for item in items]
 

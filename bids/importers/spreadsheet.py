@@ -231,15 +231,15 @@ def parse(
     """One tender holding the schedule's priced lines and the lots it names."""
     _check_mapping_fields(mapping, source)
     grids = _open_grids(data, source=source, fmt=fmt, sheet=sheet)
-    schedules = _find_schedules(grids, mapping=mapping, header_row=header_row, explicit=bool(sheet))
+    schedules, skipped = _find_schedules(grids, mapping=mapping, header_row=header_row, explicit=bool(sheet))
     sheet_lots = fmt == "xlsx" and len(schedules) > 1
     total = sum(grid.total_rows for grid, _ in schedules)
     result = _Result()
+    for problem in skipped:
+        result.warn(problem.where, f"sheet left out: {problem.message}")
     for grid, layout in schedules:
         lot_of_sheet = grid.name if sheet_lots else None
-        _read_lines(
-            grid, layout, result, fallback_lot=lot_of_sheet or default_lot, progress=progress, total=total
-        )
+        _read_lines(grid, layout, result, fallback_lot=lot_of_sheet or default_lot, progress=progress, total=total)
         if lot_of_sheet and any(line.lot_source_id == lot_of_sheet for line in result.lines):
             result.lots.setdefault(lot_of_sheet, lot_of_sheet)
     if result.errors:
@@ -288,7 +288,7 @@ def _xlsx_grids(data: bytes, source: str, sheet: str | None) -> list[_Grid]:
         raise ImportFailed(f"not a valid XLSX file ({exc})", where=source) from None
     names = _worksheet_names(workbook, selected=sheet)
     if sheet is not None and sheet not in names:
-        listed = ", ".join(repr(name) for name in names) or "none"
+        listed = ", ".join(repr(name) for name in _worksheet_names(workbook, selected=None)) or "none"
         raise ImportFailed(f"no sheet named {sheet!r} (sheets: {listed})", where=source)
     if not names:
         raise ImportFailed("the workbook has no worksheet", where=source)
@@ -306,14 +306,10 @@ def _open_zip(data: bytes, source: str) -> zipfile.ZipFile:
     if len(entries) > MAX_ZIP_ENTRIES:
         raise ImportFailed(f"not a valid XLSX file (more than {MAX_ZIP_ENTRIES:,} zip entries)", where=source)
     if sum(entry.file_size for entry in entries) > MAX_TOTAL_UNCOMPRESSED:
-        raise ImportFailed(
-            "file expands too much: possible zip bomb (over 300 MB uncompressed)", where=source
-        )
+        raise ImportFailed("file expands too much: possible zip bomb (over 300 MB uncompressed)", where=source)
     for entry in entries:
         if entry.file_size > MAX_ENTRY_UNCOMPRESSED:
-            raise ImportFailed(
-                f"file expands too much: possible zip bomb ({entry.filename} over 100 MB)", where=source
-            )
+            raise ImportFailed(f"file expands too much: possible zip bomb ({entry.filename} over 100 MB)", where=source)
         ratio = entry.file_size / max(entry.compress_size, 1)
         if entry.file_size > RATIO_CHECK_FROM and ratio > MAX_RATIO:
             raise ImportFailed(
@@ -349,9 +345,7 @@ def _refuse_doctype(archive: zipfile.ZipFile, entry: zipfile.ZipInfo, source: st
         head = stream.read(MAX_PROLOG_BYTES)
     prolog = _prolog(head)
     if prolog is None or b"<!DOCTYPE" in prolog or b"<!ENTITY" in prolog:
-        raise ImportFailed(
-            f"XML with a DOCTYPE or entity declarations is refused ({entry.filename})", where=source
-        )
+        raise ImportFailed(f"XML with a DOCTYPE or entity declarations is refused ({entry.filename})", where=source)
 
 
 def _prolog(head: bytes) -> bytes | None:
@@ -388,14 +382,12 @@ def _relationship_targets(archive: zipfile.ZipFile, rels_path: str, folder: str)
     targets = {}
     for relation in _xml(archive, rels_path).iter(f"{_NS_PKG_REL}Relationship"):
         target = relation.get("Target", "")
-        targets[relation.get("Id", "")] = (
-            target.lstrip("/") if target.startswith("/") else f"{folder}/{target}"
-        )
+        targets[relation.get("Id", "")] = target.lstrip("/") if target.startswith("/") else f"{folder}/{target}"
     return targets
 
 
 def _xml(archive: zipfile.ZipFile, path: str) -> Element:
-    return SafeET.fromstring(archive.read(path), forbid_dtd=True)  # type: ignore[no-any-return]
+    return SafeET.fromstring(archive.read(path), forbid_dtd=True)
 
 
 def _worksheet_names(workbook: CalamineWorkbook, *, selected: str | None) -> list[str]:
@@ -410,9 +402,7 @@ def _worksheet_names(workbook: CalamineWorkbook, *, selected: str | None) -> lis
     return names
 
 
-def _xlsx_grid(
-    archive: zipfile.ZipFile, workbook: CalamineWorkbook, name: str, part: str | None, source: str
-) -> _Grid:
+def _xlsx_grid(archive: zipfile.ZipFile, workbook: CalamineWorkbook, name: str, part: str | None, source: str) -> _Grid:
     where = f"{source}, sheet {name!r}"
     gaps: set[tuple[int, int]] = set()
     if part is not None and part in archive.namelist():
@@ -458,9 +448,7 @@ def _formula_gaps(xml: bytes, where: str) -> set[tuple[int, int]]:
             continue
         ref = _REF_RE.search(match.group(1))
         if ref is None:
-            raise ImportFailed(
-                "a formula without a computed value, in a cell without a reference", where=where
-            )
+            raise ImportFailed("a formula without a computed value, in a cell without a reference", where=where)
         gaps.add((int(ref.group(2)), _column_index(ref.group(1).decode())))
     return gaps
 
@@ -494,9 +482,7 @@ def _bounded_csv_rows(reader: Iterable[list[str]], source: str) -> Iterator[list
     try:
         for number, row in enumerate(reader, start=1):
             if len(row) > MAX_COLUMNS:
-                raise ImportFailed(
-                    f"{len(row)} columns (at most {MAX_COLUMNS})", where=f"{source}, row {number}"
-                )
+                raise ImportFailed(f"{len(row)} columns (at most {MAX_COLUMNS})", where=f"{source}, row {number}")
             yield row
     except csv.Error as exc:
         raise ImportFailed(f"not a valid CSV file ({exc})", where=source) from None
@@ -507,7 +493,8 @@ def _bounded_csv_rows(reader: Iterable[list[str]], source: str) -> Iterator[list
 
 def _find_schedules(
     grids: list[_Grid], *, mapping: dict[str, str] | None, header_row: int | None, explicit: bool
-) -> list[tuple[_Grid, _Layout]]:
+) -> tuple[list[tuple[_Grid, _Layout]], list[Problem]]:
+    """The sheets holding a schedule, and why the other non-empty sheets were left out."""
     schedules, problems, empty = [], [], []
     for grid in grids:
         if not any(any(_filled(value) for value in row) for row in grid.read_head()):
@@ -519,7 +506,7 @@ def _find_schedules(
         else:
             schedules.append((grid, found))
     if schedules and (not problems or not explicit):
-        return schedules
+        return schedules, problems
     if problems:
         raise ImportFailed(problems)
     where = grids[0].where if len(grids) == 1 else grids[0].where.partition(",")[0]
@@ -529,15 +516,11 @@ def _find_schedules(
 def _layout(grid: _Grid, *, mapping: dict[str, str] | None, header_row: int | None) -> _Layout | Problem:
     head = grid.read_head()
     mapping = mapping or {}
-    wanted_texts = {
-        _normalise(value): name for name, value in mapping.items() if value and not _is_letters(value)
-    }
+    wanted_texts = {_normalise(value): name for name, value in mapping.items() if value and not _is_letters(value)}
     if header_row is None:
         header_row = _detect_header_row(head, grid.first_column, wanted_texts)
         if header_row is None:
-            return Problem(
-                grid.where, f"no header row found in the first {HEADER_SCAN_ROWS} rows ({NO_HEADER_HINT})"
-            )
+            return Problem(grid.where, f"no header row found in the first {HEADER_SCAN_ROWS} rows ({NO_HEADER_HINT})")
     headers = _header_texts(grid, head, header_row)
     columns = _first_column_per_field(headers)
     for name, value in mapping.items():
@@ -546,9 +529,7 @@ def _layout(grid: _Grid, *, mapping: dict[str, str] | None, header_row: int | No
             continue
         column = _resolve_column(value, headers)
         if column is None:
-            return Problem(
-                grid.where, f"mapping of {name}: no column {value!r} in the header row {header_row}"
-            )
+            return Problem(grid.where, f"mapping of {name}: no column {value!r} in the header row {header_row}")
         columns[name] = column
     if "designation" not in columns:
         where = f"{grid.where}, row {header_row}" if header_row else grid.where
@@ -556,9 +537,7 @@ def _layout(grid: _Grid, *, mapping: dict[str, str] | None, header_row: int | No
     return _Layout(header_row, columns, headers)
 
 
-def _detect_header_row(
-    head: list[Sequence[Any]], first_column: int, wanted_texts: dict[str, str]
-) -> int | None:
+def _detect_header_row(head: list[Sequence[Any]], first_column: int, wanted_texts: dict[str, str]) -> int | None:
     best_row, best_score = None, 1
     for index, row in enumerate(head):
         found = set()
@@ -718,12 +697,12 @@ def _line(
 ) -> CanonicalLine | None:
     """The line of one priced row, or None after recording its errors."""
     numbers: list[Decimal | None] = []
-    for name, value in (("quantity", quantity), ("unit_price", price), ("amount", amount)):
+    for name, value in (("quantity", quantity), ("unit_price", price)):
         try:
             numbers.append(None if value == "" else _decimal(value))
         except _CellError as exc:
             result.error(_cell_where(grid, layout, number, name), str(exc))
-    if len(numbers) < 3:
+    if len(numbers) < 2:
         return None
     try:
         line = CanonicalLine(
@@ -739,8 +718,8 @@ def _line(
     except _CellError as exc:
         result.error(f"{grid.where}, row {number}", str(exc))
         return None
-    if numbers[2] is not None:
-        _check_amount(grid, layout, result, number, line, numbers[2])
+    if amount != "" and amount is not None:
+        _check_amount(grid, layout, result, number, line, amount)
     return line
 
 
@@ -774,16 +753,12 @@ def _formula_gap_problems(grid: _Grid, layout: _Layout, result: _Result, number:
         if name == "amount":
             result.warn(where, "formula without a computed value (the amount is not checked)")
         else:
-            result.error(
-                where, "formula without a computed value: open and save the file in a spreadsheet program"
-            )
+            result.error(where, "formula without a computed value: open and save the file in a spreadsheet program")
             failed = True
     return failed
 
 
-def _merged_blocks(
-    grid: _Grid, layout: _Layout
-) -> tuple[dict[int, list[int]], dict[int, list[tuple[int, int]]]]:
+def _merged_blocks(grid: _Grid, layout: _Layout) -> tuple[dict[int, list[int]], dict[int, list[tuple[int, int]]]]:
     """Vertically merged cells of the lot, code, unit and CPV columns.
 
     Returns the top rows with the columns to remember, and each covered row with its
@@ -792,7 +767,7 @@ def _merged_blocks(
     wanted = {layout.columns[name] for name in _FILLED_FIELDS if name in layout.columns}
     tops: dict[int, list[int]] = {}
     covered: dict[int, list[tuple[int, int]]] = {}
-    for (top, left), (bottom, right) in grid.merged:
+    for (top, left), (bottom, _right) in grid.merged:
         if bottom > top and left in wanted:
             tops.setdefault(top + 1, []).append(left)
             for number in range(top + 2, bottom + 2):
@@ -829,10 +804,22 @@ def _remember_lot_title(result: _Result, lot: Any, heading: str) -> None:
         result.lots[lot_id] = heading
 
 
-def _check_amount(
-    grid: _Grid, layout: _Layout, result: _Result, number: int, line: CanonicalLine, amount: Decimal | None
-) -> None:
-    if amount is None or line.quantity is None or line.unit_price is None:
+def _check_amount(grid: _Grid, layout: _Layout, result: _Result, number: int, line: CanonicalLine, raw: Any) -> None:
+    """Warn when the schedule's own line amount disagrees with quantity x unit price.
+
+    The amount is never stored, so a float comparison is enough when Excel gave floats; only a
+    disagreement is worth the exact Decimal arithmetic.
+    """
+    if line.quantity is None or line.unit_price is None:
+        return
+    if type(raw) is float and abs(float(line.quantity) * float(line.unit_price) - raw) < 0.005:
+        return
+    try:
+        amount = _decimal(raw)
+    except _CellError as exc:
+        result.error(_cell_where(grid, layout, number, "amount"), str(exc))
+        return
+    if amount is None:
         return
     expected = line.quantity * line.unit_price
     if abs(expected - amount) > Decimal("0.01"):
@@ -888,6 +875,8 @@ def _decimal(value: Any) -> Decimal | None:
     if kind is float:
         if not -1e15 < value < 1e15 or (value and abs(value) < 1e-10):
             raise _CellError(f"number out of range: {value!r}")
+        if value.is_integer():
+            return Decimal(int(value))
         return Decimal(format(value, ".15g"))  # Excel keeps 15 significant digits
     if kind is str or kind is int:
         try:
@@ -957,12 +946,14 @@ def _tender(source: str, fmt: str, result: _Result) -> CanonicalTender:
 
 
 def _preview(grid: _Grid, layout: _Layout | None, sheet_names: list[str], problem: str) -> SchedulePreview:
-    head = grid.read_head()
     start = layout.header_row if layout else 0
-    rows, numbers = [], []
-    for number, row in enumerate(chain(head[start:], grid.rows), start=start + 1):
+    rows: list[list[str]] = []
+    numbers: list[int] = []
+    for number, row in enumerate(grid.rows, start=1):
         if len(rows) == PREVIEW_ROWS:
             break
+        if number <= start:
+            continue
         if any(_filled(value) for value in row):
             rows.append([_safe_text(value) for value in row])
             numbers.append(number)
@@ -970,10 +961,7 @@ def _preview(grid: _Grid, layout: _Layout | None, sheet_names: list[str], proble
         sheet_names=sheet_names,
         sheet=grid.name,
         header_row=layout.header_row if layout else None,
-        headers=[
-            (_column_letter(column), text)
-            for column, text in sorted((layout.headers if layout else {}).items())
-        ],
+        headers=[(_column_letter(column), text) for column, text in sorted((layout.headers if layout else {}).items())],
         mapping={name: _column_letter(column) for name, column in (layout.columns if layout else {}).items()},
         rows=rows,
         row_numbers=numbers,

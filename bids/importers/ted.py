@@ -333,9 +333,7 @@ def _iso_date(description: etree._Element, path: str, where: str) -> str:
     try:
         return date.fromisoformat(text).isoformat()
     except ValueError:
-        raise ImportFailed(
-            f"not a date: {text[:40]!r}", where=f"{where}, {path.replace('ted:', '')}"
-        ) from None
+        raise ImportFailed(f"not a date: {text[:40]!r}", where=f"{where}, {path.replace('ted:', '')}") from None
 
 
 __all__ = ["COUNTRY_ZONES", "FORMAT", "choose_form", "parse"]

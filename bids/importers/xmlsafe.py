@@ -45,6 +45,9 @@ def hardened_parser() -> etree.XMLParser:
 
 def parse_xml(data: bytes, *, source: str) -> etree._Element:
     """Parse untrusted XML bytes into their root element, or fail with where and why."""
+    if not isinstance(data, bytes | bytearray):
+        raise ImportFailed("expected the file's bytes", where=source)
+    data = bytes(data)
     _refuse_before_parsing(data, source=source)
     try:
         root = etree.fromstring(data, hardened_parser())
@@ -59,9 +62,6 @@ def parse_xml(data: bytes, *, source: str) -> etree._Element:
 
 
 def _refuse_before_parsing(data: bytes, *, source: str) -> None:
-    if not isinstance(data, bytes | bytearray | memoryview):
-        raise ImportFailed("expected the file's bytes", where=source)
-    data = bytes(data)
     if not data.removeprefix(_UTF8_BOM).strip():
         raise ImportFailed("the file is empty", where=source)
     if len(data) > MAX_XML_BYTES:

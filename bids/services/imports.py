@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -28,6 +28,7 @@ class ImportResult:
     format: str
     saved: list[SavedTender]
     warnings: list[Problem] = field(default_factory=list)
+
 
 logger = logging.getLogger(__name__)
 
@@ -115,9 +116,7 @@ def enqueue_import(job_id: int) -> None:
         run_import.delay(job_id)
     except Exception:  # the broker is down: say so on the job instead of failing the request
         logger.exception("could not queue import job %s", job_id)
-        ImportJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
-            stage="queue unreachable: the import will start when the task queue is back"
-        )
+        ImportJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(stage="queue unreachable")
 
 
 @transaction.atomic
@@ -160,7 +159,9 @@ def run_import_job(*, job_id: int) -> ImportJob | None:
     if not claimed or job is None:
         return job
     if job.attempts > MAX_ATTEMPTS:
-        return _finish(job, JobStatus.FAILED, errors=[Problem(job.original_name, f"gave up after {MAX_ATTEMPTS} attempts")])
+        return _finish(
+            job, JobStatus.FAILED, errors=[Problem(job.original_name, f"gave up after {MAX_ATTEMPTS} attempts")]
+        )
     try:
         job.file.open("rb")
         try:
@@ -182,7 +183,9 @@ def run_import_job(*, job_id: int) -> ImportJob | None:
     except ImportFailed as failure:
         return _finish(job, JobStatus.FAILED, errors=failure.problems)
     except OSError as error:
-        return _finish(job, JobStatus.FAILED, errors=[Problem(job.original_name, f"cannot read the stored file: {error}")])
+        return _finish(
+            job, JobStatus.FAILED, errors=[Problem(job.original_name, f"cannot read the stored file: {error}")]
+        )
     saved = result.saved
     job.detected_format = result.format
     job.warnings = [{"where": w.where, "message": w.message} for w in result.warnings[:200]]
@@ -204,7 +207,17 @@ def _finish(job: ImportJob, status: str, *, errors: list[Problem] | None = None)
     if status == JobStatus.SUCCEEDED:
         job.progress_done = job.progress_total = max(job.progress_total, 1)
     job.save(
-        update_fields=["status", "finished_at", "stage", "errors", "warnings", "counts", "detected_format", "progress_done", "progress_total"]
+        update_fields=[
+            "status",
+            "finished_at",
+            "stage",
+            "errors",
+            "warnings",
+            "counts",
+            "detected_format",
+            "progress_done",
+            "progress_total",
+        ]
     )
     record_event(actor=job.created_by, action=f"import.{status}", obj=job, errors=len(job.errors))
     return job

@@ -7,8 +7,7 @@ instances, per-field preparation). Lines are plain rows, so they are written wit
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from decimal import Decimal
+from collections.abc import Sequence
 
 from django.db import connection
 
@@ -29,7 +28,8 @@ COLUMNS = (
     "section",
     "source_row",
 )
-LineRow = tuple[int, int, int, str, str, str, str, Decimal | None, Decimal | None, str, str, str, int | None]
+# Quantity and unit price travel as the text of their Decimal: exact on both databases.
+LineRow = tuple[int, int, int, str, str, str, str, str | None, str | None, str, str, str, int | None]
 
 
 def insert_lines(rows: Sequence[LineRow]) -> int:
@@ -45,17 +45,7 @@ def insert_lines(rows: Sequence[LineRow]) -> int:
                     copy.write_row(row)
         else:
             placeholders = ", ".join(["%s"] * len(COLUMNS))
-            cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", _as_text(rows))
+            # Table and column names come from the model, quoted; values travel as parameters.
+            sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"  # noqa: S608
+            cursor.executemany(sql, rows)
     return len(rows)
-
-
-def _as_text(rows: Iterable[LineRow]) -> Iterable[tuple[object, ...]]:
-    # SQLite stores decimals through their text form, exactly as Django's DecimalField does.
-    for row in rows:
-        quantity, price = row[7], row[8]
-        yield (
-            *row[:7],
-            None if quantity is None else str(quantity),
-            None if price is None else str(price),
-            *row[9:],
-        )

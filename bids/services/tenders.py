@@ -16,6 +16,7 @@ from ..importers.base import CanonicalLine, CanonicalLot, CanonicalTender, Impor
 from ..models import Buyer, ImportJob, Line, LineOrigin, Lot, LotGroup, NoticeVersion, Tender
 from .lines import LineRow, insert_lines
 
+QUANTITY_LIMIT = Decimal(10) ** 14  # Line.quantity and unit_price: 18 digits, 4 after the point
 _TRAILING_NUMBER = re.compile(r"(\d+)\s*$")
 
 
@@ -83,6 +84,7 @@ def save_tenders(
 
 
 def _check_amounts(canonical: CanonicalTender, source: str) -> None:
+    """Tender, lot and group amounts fit their columns; lines are checked as they are written."""
     problems: list[Problem] = []
 
     def check(value: Decimal | None, places: int, where: str) -> None:
@@ -102,12 +104,6 @@ def _check_amounts(canonical: CanonicalTender, source: str) -> None:
         check(lot.framework_maximum, 2, f"{source}, lot {lot.source_id}, framework maximum")
     for group in canonical.lot_groups:
         check(group.estimated_value, 2, f"{source}, lot group {group.source_id}, estimated value")
-    for line in canonical.lines:
-        where = f"{source}, row {line.source_row}" if line.source_row is not None else source
-        check(line.quantity, 4, f"{where}, quantity")
-        check(line.unit_price, 4, f"{where}, unit price")
-        if len(problems) >= 50:
-            break
     if problems:
         raise ImportFailed(problems)
 
@@ -242,7 +238,9 @@ def _replace_buyers(tender: Tender, canonical: CanonicalTender) -> None:
 # --- price schedules ---------------------------------------------------------------------------
 
 
-def _create_from_schedule(actor: Any, canonical: CanonicalTender, *, lot_choice: str | None, source: str) -> SavedTender:
+def _create_from_schedule(
+    actor: Any, canonical: CanonicalTender, *, lot_choice: str | None, source: str
+) -> SavedTender:
     tender = Tender(created_by=actor if getattr(actor, "pk", None) else None)
     _fill_tender(tender, canonical)
     tender.save()
@@ -268,7 +266,11 @@ def _attach_schedule(target: Tender, canonical: CanonicalTender, *, lot_choice: 
     elif any(line.lot_source_id is None for line in canonical.lines):
         raise LotChoiceNeeded(tender, where=source)
     touched = {fallback.pk} if fallback else set()
-    touched |= {lot.pk for key in {line.lot_source_id for line in canonical.lines if line.lot_source_id} if (lot := _find_lot(lots, key))}
+    touched |= {
+        lot.pk
+        for key in {line.lot_source_id for line in canonical.lines if line.lot_source_id}
+        if (lot := _find_lot(lots, key))
+    }
     # Attaching a schedule again replaces the schedule lines of the lots it covers.
     Line.objects.filter(lot_id__in=touched, origin=LineOrigin.SCHEDULE).delete()
     count = _write_lines(tender, canonical.lines, lots, origin=LineOrigin.SCHEDULE, source=source, fallback=fallback)
@@ -279,7 +281,9 @@ def _find_lot(lots: dict[str, Lot], reference: str) -> Lot | None:
     if reference in lots:
         return lots[reference]
     key = lot_key(reference)
-    matches = [lot for lot in lots.values() if key in {lot_key(lot.source_id), lot_key(lot.internal_ref or lot.source_id)}]
+    matches = [
+        lot for lot in lots.values() if key in {lot_key(lot.source_id), lot_key(lot.internal_ref or lot.source_id)}
+    ]
     return matches[0] if len(matches) == 1 else None
 
 
@@ -292,10 +296,16 @@ def _write_lines(
     source: str,
     fallback: Lot | None,
 ) -> int:
+    """Check every line's lot and numbers, then write them all in one bulk insert.
+
+    This loop runs once per line of schedules of 100,000 lines: keep it free of per-line calls.
+    """
     if not lines:
         return 0
-    start = (Line.objects.filter(tender=tender).order_by("-position").values_list("position", flat=True).first() or 0) + 1
+    last = Line.objects.filter(tender=tender).order_by("-position").values_list("position", flat=True).first()
+    start = (last or 0) + 1
     resolved: dict[str | None, Lot | None] = {None: fallback}
+    currency_of: dict[int, str] = {}
     rows: list[LineRow] = []
     problems: list[Problem] = []
     for index, line in enumerate(lines):
@@ -303,25 +313,27 @@ def _write_lines(
         if key not in resolved:
             resolved[key] = _find_lot(lots, key) if key is not None else fallback
         lot = resolved[key]
-        if lot is None:
-            where = f"{source}, row {line.source_row}" if line.source_row is not None else f"{source}, line {index + 1}"
-            message = f"unknown lot {key!r}" if key is not None else "no lot given and the tender has several lots"
-            problems.append(Problem(where, message))
+        quantity, price = line.quantity, line.unit_price
+        if lot is None or not (_fits(quantity) and _fits(price)):
+            problems.extend(_line_problems(line, index, lot, key, source))
             if len(problems) >= 50:
                 break
             continue
+        lot_id = lot.id
+        if lot_id not in currency_of:
+            currency_of[lot_id] = lot.currency or tender.currency
         rows.append(
             (
-                tender.pk,
-                lot.pk,
+                tender.id,
+                lot_id,
                 start + index,
                 origin,
                 line.code[:100],
                 line.designation,
                 line.unit[:100],
-                line.quantity,
-                line.unit_price,
-                line.currency or lot.currency or tender.currency,
+                None if quantity is None else str(quantity),
+                None if price is None else str(price),
+                line.currency or currency_of[lot_id],
                 line.cpv,
                 line.section[:500],
                 line.source_row,
@@ -330,3 +342,30 @@ def _write_lines(
     if problems:
         raise ImportFailed(problems)
     return insert_lines(rows)
+
+
+def _fits(value: Decimal | None) -> bool:
+    """A quantity or unit price that Line stores exactly: 0 <= value < 10^14, at most 4 decimals."""
+    if value is None:
+        return True
+    exponent = value.as_tuple().exponent
+    return isinstance(exponent, int) and exponent >= -4 and 0 <= value < QUANTITY_LIMIT
+
+
+def _line_problems(line: CanonicalLine, index: int, lot: Lot | None, key: str | None, source: str) -> list[Problem]:
+    where = f"{source}, row {line.source_row}" if line.source_row is not None else f"{source}, line {index + 1}"
+    problems = []
+    if lot is None:
+        message = f"unknown lot {key!r}" if key is not None else "no lot given and the tender has several lots"
+        problems.append(Problem(where, message))
+    for label, value in (("quantity", line.quantity), ("unit price", line.unit_price)):
+        if value is None:
+            continue
+        exponent = value.as_tuple().exponent
+        if isinstance(exponent, int) and exponent < -4:
+            problems.append(Problem(f"{where}, {label}", f"{value} has more than 4 decimal places"))
+        elif value < 0:
+            problems.append(Problem(f"{where}, {label}", f"{value} is negative"))
+        elif value >= QUANTITY_LIMIT:
+            problems.append(Problem(f"{where}, {label}", f"{value} is too large"))
+    return problems

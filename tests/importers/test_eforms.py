@@ -93,9 +93,7 @@ def test_cn_24_fra_comments() -> None:
     assert tender.notice_type == "cn-standard"
     assert tender.language == "FRA"
     assert tender.changes_notice_id == ""
-    assert [(b.name, b.identifier, b.country) for b in tender.buyers] == [
-        ("Rouen Habitat", "123 456 789", "FRA")
-    ]
+    assert [(b.name, b.identifier, b.country) for b in tender.buyers] == [("Rouen Habitat", "123 456 789", "FRA")]
     assert tender.title == "Service d'entretien de remise en état et de nettoyage des espaces verts"
     assert tender.nature == "services"
     assert tender.procedure_type == "open"
@@ -153,18 +151,14 @@ def test_cn_24_maximal_100_lots_reads_every_lot_quickly() -> None:
     data = read("eforms/cn_24_maximal_100_lots.xml")
     calls: list[tuple[int, int]] = []
     started = time.perf_counter()
-    [tender] = eforms.parse(
-        data, source="cn_24_maximal_100_lots.xml", progress=lambda d, t: calls.append((d, t))
-    )
+    [tender] = eforms.parse(data, source="cn_24_maximal_100_lots.xml", progress=lambda d, t: calls.append((d, t)))
     elapsed = time.perf_counter() - started
     assert len(tender.lots) == 100
     assert ids(tender.lots) == [f"LOT-{n:04d}" for n in range(1, 101)]
     assert [lot.internal_ref for lot in tender.lots] == [f"Lot {n}" for n in range(1, 101)]
     assert all(lot.cpv == ["75121000"] for lot in tender.lots)
     assert all((lot.estimated_value, lot.currency) == (Decimal("9999999.99"), "EUR") for lot in tender.lots)
-    assert all(
-        lot.participation_deadline == datetime(2023, 5, 22, 20, 59, 32, tzinfo=CET) for lot in tender.lots
-    )
+    assert all(lot.participation_deadline == datetime(2023, 5, 22, 20, 59, 32, tzinfo=CET) for lot in tender.lots)
     assert tender.lot_groups == []
     assert calls[-1] == (100, 100)
     assert elapsed < 1.0, f"100-lot notice took {elapsed:.3f} s"
@@ -174,8 +168,7 @@ def test_cn_24_multilingual_keeps_the_notice_language_not_the_first_text() -> No
     tender = parse_sample("eforms/cn_24_multilingual.xml")
     assert tender.language == "ENG"
     assert (
-        tender.title
-        == "Provision of IT Services Related to OP IT Systems (EUR-Lex, N-Lex, Search Layer, and Others)"
+        tender.title == "Provision of IT Services Related to OP IT Systems (EUR-Lex, N-Lex, Search Layer, and Others)"
     )
     assert tender.description.startswith("Provision of IT services related to the information systems")
     assert tender.buyers[0].name == "Publications Office of the European Union"
@@ -247,9 +240,7 @@ def test_665175_real_lot_group_without_scheme_name() -> None:
     assert [lot.internal_ref for lot in tender.lots] == [f"CZĘŚĆ NR {n}" for n in range(1, 5)]
     assert all(lot.cpv == ["60140000"] and lot.estimated_value is None for lot in tender.lots)
     participation = datetime(2023, 11, 14, 10, 0, tzinfo=CET)
-    assert all(
-        lot.participation_deadline == participation and lot.tender_deadline is None for lot in tender.lots
-    )
+    assert all(lot.participation_deadline == participation and lot.tender_deadline is None for lot in tender.lots)
     assert all((lot.start_date, lot.end_date) == ("2024-01-01", "2024-12-31") for lot in tender.lots)
     assert (tender.tender_deadline, tender.participation_deadline) == (None, participation)
     [group] = tender.lot_groups
@@ -383,9 +374,7 @@ def test_each_amount_keeps_its_own_currency() -> None:
             f"</cac:ProcurementProject>"
         )
 
-    lots = lot_xml("LOT-0001", body=project("1000.50", "EUR")) + lot_xml(
-        "LOT-0002", body=project("200", "PLN")
-    )
+    lots = lot_xml("LOT-0001", body=project("1000.50", "EUR")) + lot_xml("LOT-0002", body=project("200", "PLN"))
     tender = parse_bytes(
         notice(
             lots,
@@ -440,8 +429,7 @@ def test_an_unknown_buyer_reference_is_a_warning() -> None:
     party = "<cac:ContractingParty><cac:Party><cac:PartyIdentification><cbc:ID>ORG-0009</cbc:ID>"
     data = notice(lot_xml("LOT-0001")).replace(
         b"<cac:ProcurementProject>",
-        party.encode()
-        + b"</cac:PartyIdentification></cac:Party></cac:ContractingParty><cac:ProcurementProject>",
+        party.encode() + b"</cac:PartyIdentification></cac:Party></cac:ContractingParty><cac:ProcurementProject>",
         1,
     )
     tender = parse_bytes(data)

@@ -35,9 +35,7 @@ def test_fractions_and_exponents_become_exact_decimals_and_integers_stay_int() -
 
 
 def test_a_utf8_bom_is_skipped_and_accents_survive() -> None:
-    assert load_json(b'\xef\xbb\xbf{"titre": "March\xc3\xa9 public"}', source=SOURCE) == {
-        "titre": "Marché public"
-    }
+    assert load_json(b'\xef\xbb\xbf{"titre": "March\xc3\xa9 public"}', source=SOURCE) == {"titre": "Marché public"}
 
 
 def test_the_words_nan_and_infinity_inside_strings_are_plain_text() -> None:
@@ -88,10 +86,7 @@ def test_nan_and_infinity_are_refused_with_their_place(document: bytes, name: st
 def test_a_5000_digit_integer_is_refused_cleanly_not_with_pythons_valueerror() -> None:
     problem = refused(b'{"amount":\n  ' + b"7" * 5000 + b"}")
 
-    assert (
-        problem.message
-        == f"an integer of 5000 digits is too long (at most {MAX_INTEGER_DIGITS}) at line 2 column 3"
-    )
+    assert problem.message == f"an integer of 5000 digits is too long (at most {MAX_INTEGER_DIGITS}) at line 2 column 3"
 
 
 def test_an_exponent_out_of_decimal_range_is_refused() -> None:
@@ -183,10 +178,7 @@ def test_a_raw_control_character_inside_a_string_is_malformed_json() -> None:
 def test_truncated_json_says_so_with_the_position() -> None:
     problem = refused(b'{"releases": [\n  {"ocid": "ocds-1", "tender": {"value": 12')
 
-    assert (
-        problem.message
-        == "the JSON ends too early (truncated file?) at line 2 column 44: Expecting ',' delimiter"
-    )
+    assert problem.message == "the JSON ends too early (truncated file?) at line 2 column 44: Expecting ',' delimiter"
 
 
 def test_an_unclosed_string_is_reported_as_truncated() -> None:
@@ -218,9 +210,7 @@ def test_an_empty_file_is_refused(document: bytes) -> None:
         (b'["\xc3"]', "0xc3", 2),  # a cut multi-byte sequence
     ],
 )
-def test_bytes_that_are_not_utf8_are_refused_with_their_offset(
-    document: bytes, byte: str, offset: int
-) -> None:
+def test_bytes_that_are_not_utf8_are_refused_with_their_offset(document: bytes, byte: str, offset: int) -> None:
     assert refused(document).message == f"not UTF-8 text: byte {byte} at offset {offset} is invalid"
 
 

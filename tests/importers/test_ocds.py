@@ -71,10 +71,7 @@ def paraguay() -> CanonicalTender:
 def test_paraguay_tender_header(paraguay: CanonicalTender) -> None:
     assert paraguay.source_format == "ocds"
     assert paraguay.procedure_id == "ocds-03ad3f-394282-1"
-    assert (
-        paraguay.notice_id
-        == "394282-adquisicion-cubiertas-maquinarias-vehiculos-utilitarios-annp-1-1621414358"
-    )
+    assert paraguay.notice_id == "394282-adquisicion-cubiertas-maquinarias-vehiculos-utilitarios-annp-1-1621414358"
     assert paraguay.notice_type == "planning,tender"
     assert paraguay.language == "es"
     assert paraguay.title == "ADQUISICIÓN DE CUBIERTAS PARA MAQUINARIAS Y VEHÍCULOS UTILITARIOS DE LA ANNP"
@@ -100,9 +97,7 @@ def test_paraguay_deadlines_are_aware_and_keep_their_offset(paraguay: CanonicalT
 
 def test_paraguay_buyer_comes_from_buyer_and_its_party(paraguay: CanonicalTender) -> None:
     assert paraguay.buyers == [
-        CanonicalBuyer(
-            name="Administración Nacional de Navegación y Puertos (ANNP)", identifier="DNCP-SICP-CODE-169"
-        )
+        CanonicalBuyer(name="Administración Nacional de Navegación y Puertos (ANNP)", identifier="DNCP-SICP-CODE-169")
     ]
 
 
@@ -326,9 +321,7 @@ def test_uk_items_map_one_to_one_to_lots_with_their_first_cpv(uk: list[Canonical
     for tender in uk:
         assert [line.lot_source_id for line in tender.lines] == [lot.source_id for lot in tender.lots]
         assert [line.cpv for line in tender.lines] == [lot.cpv[0] if lot.cpv else "" for lot in tender.lots]
-        assert {(line.designation, line.quantity, line.unit_price) for line in tender.lines} == {
-            ("", None, None)
-        }
+        assert {(line.designation, line.quantity, line.unit_price) for line in tender.lines} == {("", None, None)}
 
 
 def test_the_dispatcher_detects_ocds_and_uses_this_module() -> None:
@@ -527,9 +520,7 @@ def test_items_without_related_lot_among_several_lots_are_kept_with_a_warning() 
     (tender,) = parse(package(document))
 
     assert tender.lines[1].lot_source_id is None
-    assert tender.warnings == [
-        Problem(f"{SOURCE}: releases[0].tender.items[1].relatedLot", "item linked to no lot")
-    ]
+    assert tender.warnings == [Problem(f"{SOURCE}: releases[0].tender.items[1].relatedLot", "item linked to no lot")]
 
 
 def test_a_process_without_tender_section_is_skipped_with_a_warning() -> None:
@@ -538,9 +529,7 @@ def test_a_process_without_tender_section_is_skipped_with_a_warning() -> None:
     tenders = parse(package(planning_only, two_lots()))
 
     assert [tender.procedure_id for tender in tenders] == ["ocds-abc-1"]
-    assert tenders[0].warnings == [
-        Problem(f"{SOURCE}: releases[0]", "no tender section: this process is skipped")
-    ]
+    assert tenders[0].warnings == [Problem(f"{SOURCE}: releases[0]", "no tender section: this process is skipped")]
 
 
 def test_progress_is_reported_per_process() -> None:
@@ -586,9 +575,7 @@ def test_numbers_json_does_not_allow_are_refused_by_the_loader(literal: str, mes
     ],
 )
 def test_absurd_or_wrong_amounts_are_refused_naming_the_field(literal: str, message: str) -> None:
-    assert refused(with_value_literal(literal)) == Problem(
-        f"{SOURCE}: releases[0].tender.value.amount", message
-    )
+    assert refused(with_value_literal(literal)) == Problem(f"{SOURCE}: releases[0].tender.value.amount", message)
 
 
 def test_the_largest_sane_amount_is_accepted() -> None:
@@ -608,9 +595,7 @@ def test_100k_deep_nesting_is_refused_cleanly() -> None:
 
 def test_a_nul_in_a_title_is_refused_with_its_path() -> None:
     document = json.dumps(package(two_lots())).replace("Maintenance logicielle", "Maint\\u0000enance")
-    assert refused(document.encode()) == Problem(
-        f"{SOURCE}: releases[0].tender.title", "contains a NUL character"
-    )
+    assert refused(document.encode()) == Problem(f"{SOURCE}: releases[0].tender.title", "contains a NUL character")
 
 
 def test_truncated_json_is_refused_with_its_position() -> None:
@@ -721,13 +706,9 @@ _SAMPLE_BYTES = {name: sample(name) for name in (PARAGUAY, UK)}
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     name=st.sampled_from(sorted(_SAMPLE_BYTES)),
-    edits=st.lists(
-        st.tuples(st.floats(0, 1), st.binary(max_size=4), st.integers(0, 4)), min_size=1, max_size=4
-    ),
+    edits=st.lists(st.tuples(st.floats(0, 1), st.binary(max_size=4), st.integers(0, 4)), min_size=1, max_size=4),
 )
-def test_mutated_sample_bytes_give_tenders_or_import_failed(
-    name: str, edits: list[tuple[float, bytes, int]]
-) -> None:
+def test_mutated_sample_bytes_give_tenders_or_import_failed(name: str, edits: list[tuple[float, bytes, int]]) -> None:
     data = bytearray(_SAMPLE_BYTES[name])
     for where, inserted, removed in edits:
         position = int(where * len(data))
@@ -747,9 +728,7 @@ _values = st.recursive(
     _scalars,
     lambda children: (
         st.lists(children, max_size=4)
-        | st.dictionaries(
-            st.sampled_from(["id", "amount", "currency", "scheme", "relatedLot", "x"]), children
-        )
+        | st.dictionaries(st.sampled_from(["id", "amount", "currency", "scheme", "relatedLot", "x"]), children)
     ),
     max_leaves=20,
 )

@@ -75,9 +75,7 @@ def test_20_213571_two_lots_in_gbp() -> None:
     assert tender.procedure_id == "2020/S 087-209416"  # no REFERENCE_NUMBER: the OJ S number
     assert tender.notice_id == "209416-2020"
     assert (tender.notice_type, tender.language) == ("F02", "EN")
-    assert [(b.name, b.identifier, b.country) for b in tender.buyers] == [
-        ("English Institute of Sport Ltd", "", "UK")
-    ]
+    assert [(b.name, b.identifier, b.country) for b in tender.buyers] == [("English Institute of Sport Ltd", "", "UK")]
     assert tender.title == "Information and Communications Technology Services"
     assert tender.description.startswith("English Institute of Sport (‘the EIS’) is seeking")
     assert (tender.nature, tender.procedure_type) == ("services", "restricted")
@@ -105,9 +103,7 @@ def test_22_104446_reads_the_english_original_first_in_lg_orig() -> None:
     assert tender.procedure_id == "2022/S 041-107804"
     assert tender.notice_id == "107804-2022"
     assert tender.title.startswith("Generation of technical data for the application")
-    assert [(b.name, b.country) for b in tender.buyers] == [
-        ("ETH Zürich Abteilung Finanzdienstleistungen", "CH")
-    ]
+    assert [(b.name, b.country) for b in tender.buyers] == [("ETH Zürich Abteilung Finanzdienstleistungen", "CH")]
     assert (tender.procedure_type, tender.nature) == ("open", "services")
     assert tender.cpv == ["71600000"]
     assert [lot.source_id for lot in tender.lots] == ["1", "2", "3"]
@@ -255,9 +251,7 @@ def test_duplicate_lot_numbers_name_the_element() -> None:
 
 
 def test_several_lots_without_lot_no_are_refused() -> None:
-    assert_import_fails(
-        ted_notice(object_descr(None) + object_descr(None)), "OBJECT_DESCR #1: lot without LOT_NO"
-    )
+    assert_import_fails(ted_notice(object_descr(None) + object_descr(None)), "OBJECT_DESCR #1: lot without LOT_NO")
 
 
 def test_a_value_without_currency_is_refused() -> None:

@@ -100,9 +100,7 @@ def probe_server() -> Iterator[tuple[int, list[bytes]]]:
 
 
 def test_parses_plain_xml_without_comments_or_processing_instructions() -> None:
-    root = parse_xml(
-        b"<?xml version='1.0'?><a><!-- note --><?pi x?><b>t<!-- c -->ext</b></a>", source="n.xml"
-    )
+    root = parse_xml(b"<?xml version='1.0'?><a><!-- note --><?pi x?><b>t<!-- c -->ext</b></a>", source="n.xml")
     assert root.tag == "a"
     assert root.findtext("b") == "text"
     assert len(root) == 1

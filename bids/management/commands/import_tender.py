@@ -76,7 +76,9 @@ class Command(BaseCommand):
             else:
                 verb = "created" if item.created else "updated"
                 lots = item.tender.lots.filter(withdrawn=False).count()
-                self.stdout.write(f"tender #{item.tender.pk} {verb}: {item.tender.title} ({lots} lots, {item.lines} lines)")
+                self.stdout.write(
+                    f"tender #{item.tender.pk} {verb}: {item.tender.title} ({lots} lots, {item.lines} lines)"
+                )
         if not options["json"]:
             for warning in result.warnings[:20]:
                 self.stderr.write(f"warning: {warning}")
