@@ -106,8 +106,21 @@ def phase_insert(lines: int) -> dict[str, float]:
     tender = Tender.objects.create(title="bench floor", source_format="xlsx")
     lot = Lot.objects.create(tender=tender, source_id="1")
     rows = [
-        (tender.pk, lot.pk, n, "schedule", f"C{n:06d}", f"Journée d'expertise PostgreSQL — niveau {n % 3 + 1}",
-         "jour", str(n % 40 + 1), "850.50", "EUR", "", "Bases de données", n + 5)
+        (
+            tender.pk,
+            lot.pk,
+            n,
+            "schedule",
+            f"C{n:06d}",
+            f"Journée d'expertise PostgreSQL — niveau {n % 3 + 1}",
+            "jour",
+            str(n % 40 + 1),
+            "850.50",
+            "EUR",
+            "",
+            "Bases de données",
+            n + 5,
+        )
         for n in range(lines)
     ]
     started = time.perf_counter()

@@ -4,6 +4,7 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from .importers import FORMATS
@@ -36,7 +37,10 @@ class MappingFields(forms.Form):
         super().__init__(*args, **kwargs)
         for name, label in MAPPING_FIELDS:
             self.fields[f"map_{name}"] = forms.CharField(
-                label=label, max_length=100, required=False, help_text=_("lettre (B) ou titre de colonne")
+                label=format_lazy("{} : {}", _("Colonne"), label),
+                max_length=100,
+                required=False,
+                help_text=_("lettre (B) ou titre de colonne"),
             )
 
     def options(self) -> dict[str, Any]:

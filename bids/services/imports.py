@@ -57,11 +57,15 @@ def import_file(
     options = dict(options or {})
     check_size(len(data), source=source)
     parser_options = {key: options[key] for key in SCHEDULE_OPTIONS if options.get(key)}
+    if fmt == "auto":
+        fmt = importers.detect_format(data, source=source)
+    if job is not None:
+        ImportJob.objects.filter(pk=job.pk).update(detected_format=fmt)
     detected, tenders = importers.parse(data, source=source, fmt=fmt, progress=progress, **parser_options)
     if detected not in importers.SCHEDULE_FORMATS and parser_options:
         raise ImportFailed("column mapping, header row and sheet apply to price schedules only", where=source)
     if job is not None:
-        ImportJob.objects.filter(pk=job.pk).update(detected_format=detected, stage="saving")
+        ImportJob.objects.filter(pk=job.pk).update(stage="saving")
     for attempt in range(2):
         try:
             saved = save_tenders(
@@ -206,6 +210,9 @@ def _finish(job: ImportJob, status: str, *, errors: list[Problem] | None = None)
     job.errors = [{"where": p.where, "message": p.message} for p in errors or []]
     if status == JobStatus.SUCCEEDED:
         job.progress_done = job.progress_total = max(job.progress_total, 1)
+    if not job.detected_format:
+        stored = ImportJob.objects.filter(pk=job.pk).values_list("detected_format", flat=True).first()
+        job.detected_format = stored or ""
     job.save(
         update_fields=[
             "status",

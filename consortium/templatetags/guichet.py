@@ -24,5 +24,15 @@ def money(value: Decimal | None, currency: str = "") -> str:
 
 
 @register.filter
+def quantity(value: Decimal | None) -> str:
+    """A quantity without its storage zeros: 1200.0000 -> '1 200', 2.5000 -> '2,5'."""
+    if value is None:
+        return ""
+    exact = value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
+    places = max(0, -int(exact.as_tuple().exponent))
+    return number_format(exact, decimal_pos=places, use_l10n=True, force_grouping=True)
+
+
+@register.filter
 def get(mapping: dict[str, Any], key: str) -> Any:
     return mapping.get(key, "") if isinstance(mapping, dict) else ""

@@ -12,7 +12,7 @@
       if (response.ok) {
         const job = await response.json();
         bar.value = job.percent;
-        percent.textContent = job.percent + " %";
+        percent.textContent = job.percent + "%";
         status.textContent = job.status_label;
         status.className = "status " + job.status;
         stage.textContent = job.total ? job.stage + " " + job.done + " / " + job.total : job.stage;
