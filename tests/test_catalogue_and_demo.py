@@ -1,0 +1,52 @@
+"""The CPV catalogue and the demo loader."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+
+from bids.models import Line, Tender
+from consortium.models import CpvCode
+from consortium.services import cpv_level, cpv_parent, load_cpv_catalogue
+
+pytestmark = pytest.mark.django_db
+
+
+def test_cpv_catalogue_loads_every_code_with_both_labels() -> None:
+    assert load_cpv_catalogue() == 9454
+    assert CpvCode.objects.count() == 9454
+    support = CpvCode.objects.get(code="72267100")
+    assert support.check_digit == "0"
+    assert support.label_fr and support.label_en
+    assert support.parent_id == "72267000"
+    assert CpvCode.objects.get(code="72000000").parent is None
+    assert load_cpv_catalogue() == 9454  # again: updates, never duplicates
+    assert CpvCode.objects.count() == 9454
+
+
+def test_cpv_hierarchy_by_prefix() -> None:
+    known = {"72000000", "72200000", "72260000", "72267000"}
+    assert cpv_level("72000000") == 2
+    assert cpv_level("72267100") == 6
+    assert cpv_parent("72267100", known) == "72267000"
+    assert cpv_parent("72230000", known) == "72200000"
+    assert cpv_parent("72000000", known) is None
+
+
+def test_load_demo_is_idempotent() -> None:
+    call_command("load_demo")
+    first = (Tender.objects.count(), Line.objects.count())
+    call_command("load_demo")
+    assert (Tender.objects.count(), Line.objects.count()) == first
+    assert first[0] >= 8
+    assert first[1] == 1200 + 16  # the generated schedule and the OCDS items
+
+
+def test_demo_accounts_can_log_in() -> None:
+    from django.test import Client
+
+    call_command("load_demo")
+    client = Client()
+    response = client.post("/accounts/login/", {"username": "chargee", "password": "guichet-demo"})
+    assert response.status_code == 302
+    assert client.get("/tenders/").status_code == 200
