@@ -109,3 +109,19 @@ def client_for(user: Any) -> Any:
     if user is not None:
         client.force_login(user)
     return client
+
+
+def make_xlsx(rows: list[list[Any]]) -> bytes:
+    """A one-sheet workbook holding `rows`, as bytes."""
+    import io
+
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    for row in rows:
+        sheet.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()

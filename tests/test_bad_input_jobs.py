@@ -11,26 +11,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import openpyxl
 import pytest
 
 from bids.models import ImportJob, JobStatus, Line, Lot, Tender
 from bids.services.imports import create_import_job
+from tests.conftest import make_xlsx
 
 pytestmark = pytest.mark.django_db
 SAMPLES = Path(__file__).parent / "data" / "samples"
 EFORMS_NS = b"urn:oasis:names:specification:ubl:schema:xsd:ContractNotice-2"
-
-
-def _xlsx(rows: list[list[Any]]) -> bytes:
-    workbook = openpyxl.Workbook()
-    sheet = workbook.active
-    assert sheet is not None
-    for row in rows:
-        sheet.append(row)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
 
 
 def _replace_part(data: bytes, name: str, content: bytes) -> bytes:
@@ -43,13 +32,13 @@ def _replace_part(data: bytes, name: str, content: bytes) -> bytes:
 
 
 def zip_bomb() -> bytes:
-    base = _xlsx([["Désignation", "Quantité"], ["x", 1]])
+    base = make_xlsx([["Désignation", "Quantité"], ["x", 1]])
     return _replace_part(base, "xl/worksheets/sheet1.xml", b"<worksheet>" + b" " * 150_000_000 + b"</worksheet>")
 
 
 def far_cell_behind_a_small_dimension() -> bytes:
     """The sheet declares A1:B1 but holds a cell two million rows down."""
-    data = _xlsx([["Désignation", "Quantité"]])
+    data = make_xlsx([["Désignation", "Quantité"]])
     sheet = zipfile.ZipFile(io.BytesIO(data)).read("xl/worksheets/sheet1.xml")
     far = sheet.replace(
         b"</sheetData>", b'<row r="2000000"><c r="A2000000" t="inlineStr"><is><t>x</t></is></c></row></sheetData>'
@@ -90,7 +79,7 @@ BAD_FILES: dict[str, tuple[str, Callable[[], bytes], str]] = {
     ),
     "zip bomb": ("bomb.xlsx", zip_bomb, "expands"),
     "truncated xml": ("cut.xml", lambda: (SAMPLES / "eforms/cn_24_FRA_comments.xml").read_bytes()[:5000], "cut.xml"),
-    "truncated xlsx": ("cut.xlsx", lambda: _xlsx([["Désignation"], ["a"]])[:300], "cut.xlsx"),
+    "truncated xlsx": ("cut.xlsx", lambda: make_xlsx([["Désignation"], ["a"]])[:300], "cut.xlsx"),
     "other format": ("notice.xml", lambda: b"<html><body>Hello</body></html>", "html"),
     "empty": ("empty.json", lambda: b"   \n", "empty"),
     "no lots": ("nolots.xml", no_lots, "no lots"),

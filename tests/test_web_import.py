@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 from typing import Any
 
-import openpyxl
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from bids.models import ImportJob, JobStatus, Line, Tender
-from tests.conftest import client_for
+from tests.conftest import client_for, make_xlsx
 
 pytestmark = pytest.mark.django_db
 
@@ -77,17 +75,6 @@ def test_upload_over_the_limit_is_a_form_error(client: Any, settings: Any) -> No
     assert ImportJob.objects.count() == 0
 
 
-def _schedule(rows: list[list[Any]]) -> bytes:
-    workbook = openpyxl.Workbook()
-    sheet = workbook.active
-    assert sheet is not None
-    for row in rows:
-        sheet.append(row)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
-
-
 def test_schedule_for_a_tender_of_several_lots_asks_which_lot(
     client: Any, samples: Path, django_capture_on_commit_callbacks: Any
 ) -> None:
@@ -95,7 +82,7 @@ def test_schedule_for_a_tender_of_several_lots_asks_which_lot(
         client, django_capture_on_commit_callbacks, "n.xml", (samples / "eforms/cn_24_FRA_comments.xml").read_bytes()
     )
     tender = Tender.objects.get()
-    data = _schedule([["Désignation", "Unité", "Quantité", "Prix unitaire"], ["Tonte", "m2", 1000, 0.35]])
+    data = make_xlsx([["Désignation", "Unité", "Quantité", "Prix unitaire"], ["Tonte", "m2", 1000, 0.35]])
     upload(client, django_capture_on_commit_callbacks, "dpgf.xlsx", data, tender=tender.pk)
     job = ImportJob.objects.latest("id")
     assert job.status == JobStatus.NEEDS_INPUT
@@ -110,7 +97,7 @@ def test_schedule_for_a_tender_of_several_lots_asks_which_lot(
 
 
 def test_wrong_mapping_fails_and_a_corrected_one_imports(client: Any, django_capture_on_commit_callbacks: Any) -> None:
-    data = _schedule([["Ref", "Texte", "U", "Nombre", "Tarif"], ["A1", "Forfait Moodle", "mois", 12, 450]])
+    data = make_xlsx([["Ref", "Texte", "U", "Nombre", "Tarif"], ["A1", "Forfait Moodle", "mois", 12, 450]])
     upload(client, django_capture_on_commit_callbacks, "bpu.xlsx", data, map_designation="Z")
     job = ImportJob.objects.latest("id")
     assert job.status == JobStatus.FAILED
