@@ -8,7 +8,8 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from .importers import FORMATS
-from .models import ScheduleMapping, Tender
+from .models import ImportJob, ScheduleMapping, Tender
+from .selectors import tenders_for
 
 MAPPING_FIELDS = [
     ("code", _("Code")),
@@ -59,7 +60,7 @@ class ImportForm(MappingFields):
     format = forms.ChoiceField(label=_("Format"), choices=FORMAT_CHOICES, initial="auto")
     tender = forms.ModelChoiceField(
         label=_("Rattacher à l'appel d'offres"),
-        queryset=Tender.objects.all(),
+        queryset=Tender.objects.none(),  # scoped to the user in __init__
         required=False,
         help_text=_("pour un bordereau de prix (BPU, DQE, DPGF) d'un appel d'offres déjà importé"),
     )
@@ -68,6 +69,12 @@ class ImportForm(MappingFields):
     )
 
     field_order = ["file", "format", "tender", "lot"]
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        tender_field = self.fields["tender"]
+        assert isinstance(tender_field, forms.ModelChoiceField)
+        tender_field.queryset = tenders_for(user)
 
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]
@@ -83,3 +90,11 @@ class ImportForm(MappingFields):
 
 class RetryForm(MappingFields):
     lot = forms.CharField(label=_("Lot"), max_length=100, required=False)
+
+    @classmethod
+    def for_job(cls, job: ImportJob) -> RetryForm:
+        """The form filled with the options the job ran with, for the user to correct."""
+        options = job.options
+        mapping = options.get("mapping") or {}
+        initial = {key: options.get(key) for key in ("header_row", "sheet", "lot")}
+        return cls(initial={**initial, **{f"map_{key}": value for key, value in mapping.items()}})

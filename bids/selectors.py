@@ -6,11 +6,11 @@ from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 
-from consortium.roles import Role, user_role
+from consortium.roles import STAFF_ROLES, Role, user_role
 
-from .models import ImportJob, Line, Lot, Tender
+from .models import ImportJob, JobStatus, Line, Lot, Tender
 
-TENDER_READERS = frozenset({Role.BID_MANAGER, Role.FINANCE, Role.ADMIN})
+TENDER_READERS = STAFF_ROLES
 IMPORTERS = frozenset({Role.BID_MANAGER, Role.ADMIN})
 
 
@@ -77,6 +77,14 @@ def jobs_for(user: Any) -> QuerySet[ImportJob]:
     if not can_import(user):
         return ImportJob.objects.none()
     return ImportJob.objects.select_related("created_by")
+
+
+def can_retry(job: ImportJob) -> bool:
+    """A failed schedule import can run again with corrected columns; a job waiting for a lot, always."""
+    if job.status == JobStatus.NEEDS_INPUT:
+        return True
+    fmt = job.detected_format or job.requested_format
+    return job.status == JobStatus.FAILED and fmt in ("xlsx", "csv")
 
 
 def schedule_preview(job: ImportJob) -> Any:

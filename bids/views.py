@@ -13,22 +13,20 @@ from consortium.roles import Role, role_required
 
 from . import selectors
 from .forms import ImportForm, RetryForm
-from .importers import SCHEDULE_FORMATS
 from .models import ImportJob, JobStatus
 from .services.imports import create_import_job, retry_import_job, save_schedule_mapping
 
-READERS = (Role.BID_MANAGER, Role.FINANCE)
 LINES_PER_PAGE = 100
 
 
-@role_required(*READERS)
+@role_required(*selectors.TENDER_READERS)
 def tender_list(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "").strip()[:100]
     page = Paginator(selectors.tender_list(request.user, search=search), 25).get_page(request.GET.get("page"))
     return render(request, "bids/tender_list.html", {"page": page, "search": search})
 
 
-@role_required(*READERS)
+@role_required(*selectors.TENDER_READERS)
 def tender_detail(request: HttpRequest, pk: int) -> HttpResponse:
     tender = get_object_or_404(selectors.tenders_for(request.user), pk=pk)
     lots = list(selectors.lots_of(tender))
@@ -58,7 +56,7 @@ def import_list(request: HttpRequest) -> HttpResponse:
 @role_required(Role.BID_MANAGER)
 def import_new(request: HttpRequest) -> HttpResponse:
     initial = {"tender": request.GET.get("tender")} if request.GET.get("tender", "").isdigit() else {}
-    form = ImportForm(request.POST or None, request.FILES or None, initial=initial)
+    form = ImportForm(request.POST or None, request.FILES or None, initial=initial, user=request.user)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         options = {**form.options(), "lot": form.cleaned_data["lot"].strip() or None}
@@ -93,18 +91,7 @@ def _job(request: HttpRequest, pk: int) -> ImportJob:
 @role_required(Role.BID_MANAGER)
 def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     job = _job(request, pk)
-    is_schedule = job.detected_format in SCHEDULE_FORMATS or job.requested_format in SCHEDULE_FORMATS
-    retry = None
-    if job.status in {JobStatus.FAILED, JobStatus.NEEDS_INPUT} and (is_schedule or job.status == JobStatus.NEEDS_INPUT):
-        mapping = job.options.get("mapping") or {}
-        retry = RetryForm(
-            initial={
-                "header_row": job.options.get("header_row"),
-                "sheet": job.options.get("sheet"),
-                "lot": job.options.get("lot"),
-                **{f"map_{key}": value for key, value in mapping.items()},
-            }
-        )
+    retry = RetryForm.for_job(job) if selectors.can_retry(job) else None
     lots = (
         job.target_tender.lots.filter(withdrawn=False)
         if job.status == JobStatus.NEEDS_INPUT and job.target_tender

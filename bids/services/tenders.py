@@ -130,7 +130,7 @@ def _upsert_notice(
         tender = Tender(created_by=actor if getattr(actor, "pk", None) else None)
     _fill_tender(tender, canonical)
     tender.save()
-    lots = _upsert_lots(tender, canonical.lots)
+    lots = _upsert_lots(tender, canonical.lots, source=source)
     _replace_groups(tender, canonical, lots)
     _replace_buyers(tender, canonical)
     Line.objects.filter(tender=tender, origin=LineOrigin.NOTICE).delete()
@@ -185,14 +185,14 @@ def _fill_lot(lot: Lot, canonical: CanonicalLot, position: int) -> None:
     lot.withdrawn = False
 
 
-def _upsert_lots(tender: Tender, canonical_lots: list[CanonicalLot]) -> dict[str, Lot]:
+def _upsert_lots(tender: Tender, canonical_lots: list[CanonicalLot], *, source: str) -> dict[str, Lot]:
     existing = {lot.source_id: lot for lot in tender.lots.all()}
     seen: dict[str, Lot] = {}
     new_lots: list[Lot] = []
     changed: list[Lot] = []
     for position, canonical in enumerate(canonical_lots):
         if canonical.source_id in seen:
-            raise ImportFailed(f"duplicate lot id {canonical.source_id!r}")
+            raise ImportFailed(f"duplicate lot id {canonical.source_id!r}", where=source)
         lot = existing.get(canonical.source_id) or Lot(tender=tender, source_id=canonical.source_id)
         _fill_lot(lot, canonical, position)
         (changed if lot.pk else new_lots).append(lot)
@@ -245,7 +245,7 @@ def _create_from_schedule(
     _fill_tender(tender, canonical)
     tender.save()
     canonical_lots = canonical.lots or [CanonicalLot(source_id="1", title=canonical.title)]
-    lots = _upsert_lots(tender, canonical_lots)
+    lots = _upsert_lots(tender, canonical_lots, source=source)
     fallback = lots[lot_choice] if lot_choice in lots else (next(iter(lots.values())) if len(lots) == 1 else None)
     count = _write_lines(tender, canonical.lines, lots, origin=LineOrigin.SCHEDULE, source=source, fallback=fallback)
     return SavedTender(tender, True, count)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
 
 from hypothesis import strategies as st
 
@@ -37,3 +40,14 @@ def apply_edits(sample: bytes, edits: list[Edit]) -> bytes:
     for position, length, replacement in edits:
         data[position : position + length] = replacement
     return bytes(data)
+
+
+def to_json(value: Any) -> str:
+    """json.dumps, with decimals written as the number literals they came from (1E+400 stays 1E+400)."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, list):
+        return "[" + ",".join(to_json(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{json.dumps(key)}:{to_json(item)}" for key, item in value.items()) + "}"
+    return json.dumps(value, ensure_ascii=False)

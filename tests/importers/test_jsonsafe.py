@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from typing import Any
 
@@ -12,6 +11,7 @@ from hypothesis import strategies as st
 
 from bids.importers.base import ImportFailed, Problem
 from bids.importers.jsonsafe import MAX_INTEGER_DIGITS, load_json
+from tests.importers.fuzzing import to_json
 
 SOURCE = "upload.json"
 
@@ -246,21 +246,10 @@ _json_values = st.recursive(
 )
 
 
-def _to_json(value: Any) -> str:
-    """json.dumps, except that decimals are written as the number literals they came from."""
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, list):
-        return "[" + ",".join(_to_json(item) for item in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ",".join(f"{json.dumps(key)}:{_to_json(item)}" for key, item in value.items()) + "}"
-    return json.dumps(value, ensure_ascii=False)
-
-
 @settings(max_examples=300, deadline=None)
 @given(_json_values)
 def test_clean_json_round_trips_exactly(value: Any) -> None:
-    assert load_json(_to_json(value).encode(), source=SOURCE) == value
+    assert load_json(to_json(value).encode(), source=SOURCE) == value
 
 
 @settings(max_examples=100, deadline=None)
