@@ -147,11 +147,18 @@ class Line(models.Model):
     cpv = models.CharField(_("CPV"), max_length=8, blank=True)
     section = models.CharField(_("rubrique"), max_length=500, blank=True)
     source_row = models.PositiveIntegerField(_("ligne source"), null=True, blank=True)
+    work_package = models.ForeignKey(
+        "WorkPackage", null=True, blank=True, on_delete=models.SET_NULL, related_name="lines", db_index=False
+    )
 
     class Meta:
         ordering = ["lot", "position"]
         verbose_name = _("ligne de prix")
-        indexes = [models.Index(fields=["lot", "position"]), models.Index(fields=["tender", "position"])]
+        indexes = [
+            models.Index(fields=["lot", "position"]),
+            models.Index(fields=["tender", "position"]),
+            models.Index(fields=["work_package", "position"]),
+        ]
 
     def __str__(self) -> str:
         return self.designation[:80]
@@ -251,3 +258,173 @@ class ScheduleMapping(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class PackageBasis(models.TextChoices):
+    """Why the lines of a work package were put together."""
+
+    SKILL = "skill", _("logiciel ou technologie nommé")
+    CPV = "cpv", _("code CPV")
+    SECTION = "section", _("rubrique du bordereau")
+    RULE = "rule", _("règle enregistrée")
+    WHOLE_LOT = "lot", _("lot entier")
+    UNRECOGNISED = "unrecognised", _("non reconnu")
+    MANUAL = "manual", _("manuel")
+
+
+class WorkPackage(models.Model):
+    """Lines of one lot that need the same skills: the unit that is matched, invited, priced and paid."""
+
+    tender = models.ForeignKey(Tender, on_delete=models.CASCADE, related_name="work_packages")
+    lot = models.ForeignKey(Lot, on_delete=models.CASCADE, related_name="work_packages")
+    position = models.PositiveIntegerField(default=0)
+    name = models.CharField(_("nom"), max_length=300)
+    basis = models.CharField(_("regroupement"), max_length=12, choices=PackageBasis.choices)
+    key = models.CharField(_("clé de regroupement"), max_length=300, blank=True)
+    flagged = models.BooleanField(_("à vérifier"), default=False)
+    cpv_codes = models.JSONField(_("codes CPV requis"), default=list, blank=True)
+    line_count = models.PositiveIntegerField(_("lignes"), default=0)
+    estimated_value = models.DecimalField(_("valeur estimée"), null=True, blank=True, **AMOUNT)
+    estimated_days = models.DecimalField(_("jours estimés"), null=True, blank=True, max_digits=10, decimal_places=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["tender", "lot__position", "position", "id"]
+        verbose_name = _("lot de travaux")
+        verbose_name_plural = _("lots de travaux")
+        indexes = [models.Index(fields=["tender", "position"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PackageSkill(models.Model):
+    """A skill a work package needs, with its weight (1 to 10); `inferred` until a person confirms it."""
+
+    package = models.ForeignKey(WorkPackage, on_delete=models.CASCADE, related_name="required_skills")
+    skill = models.ForeignKey("partners.Skill", on_delete=models.PROTECT, related_name="+")
+    weight = models.PositiveSmallIntegerField(_("poids"), default=5)
+    inferred = models.BooleanField(_("déduit"), default=True)
+
+    class Meta:
+        ordering = ["-weight", "skill__name"]
+        constraints = [models.UniqueConstraint(fields=["package", "skill"], name="packageskill_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.skill} x{self.weight}"
+
+
+class SplitRule(models.Model):
+    """A saved correction: lines whose designation contains `pattern` go to the package `package_name`."""
+
+    pattern = models.CharField(_("motif"), max_length=200, unique=True)
+    package_name = models.CharField(_("lot de travaux"), max_length=300)
+    skill = models.ForeignKey("partners.Skill", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["pattern"]
+        verbose_name = _("règle de découpage")
+
+    def __str__(self) -> str:
+        return f"{self.pattern} -> {self.package_name}"
+
+
+class ExclusionKind(models.TextChoices):
+    MANUAL = "manual", _("écartée par le chargé d'affaires")
+    COMPETING = "competing", _("engagée dans un groupement concurrent")
+
+
+class TenderExclusion(models.Model):
+    tender = models.ForeignKey(Tender, on_delete=models.CASCADE, related_name="exclusions")
+    firm = models.ForeignKey("partners.PartnerFirm", on_delete=models.CASCADE, related_name="tender_exclusions")
+    kind = models.CharField(_("motif"), max_length=10, choices=ExclusionKind.choices, default=ExclusionKind.MANUAL)
+    reason = models.CharField(_("précision"), max_length=500, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["firm__name"]
+        constraints = [models.UniqueConstraint(fields=["tender", "firm"], name="exclusion_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.firm} ({self.get_kind_display()})"
+
+
+class MatchRun(models.Model):
+    """One run of the matching for a tender: candidates scored, then the global assignment."""
+
+    tender = models.ForeignKey(Tender, on_delete=models.CASCADE, related_name="match_runs")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=12, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    stage = models.CharField(max_length=100, blank=True)
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    counts = models.JSONField(default=dict, blank=True)
+    errors = models.JSONField(default=list, blank=True)
+    solver = models.JSONField(default=dict, blank=True)  # status, objective, seconds
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"match #{self.pk} ({self.status})"
+
+    @property
+    def percent(self) -> int:
+        if self.status == JobStatus.SUCCEEDED:
+            return 100
+        if not self.progress_total:
+            return 0
+        return min(99, int(100 * self.progress_done / self.progress_total))
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in {JobStatus.SUCCEEDED, JobStatus.FAILED}
+
+
+class MatchCandidate(models.Model):
+    """A scored (work package, firm) pair; `components` explains the score, point by point."""
+
+    run = models.ForeignKey(MatchRun, on_delete=models.CASCADE, related_name="candidates", db_index=False)
+    package = models.ForeignKey(WorkPackage, on_delete=models.CASCADE, related_name="candidates", db_index=False)
+    firm = models.ForeignKey("partners.PartnerFirm", on_delete=models.CASCADE, related_name="+", db_index=False)
+    rank = models.PositiveIntegerField()
+    score = models.DecimalField(max_digits=5, decimal_places=1)
+    days_needed = models.DecimalField(max_digits=10, decimal_places=1)
+    components = models.JSONField(default=list)  # [{"key", "weight", "value", "points", "detail"}]
+
+    class Meta:
+        ordering = ["package", "rank"]
+        indexes = [models.Index(fields=["run", "package", "rank"])]
+
+
+class AssignmentStatus(models.TextChoices):
+    PROPOSED = "proposed", _("proposée")
+    ADJUSTED = "adjusted", _("ajustée")
+
+
+class Assignment(models.Model):
+    """The lead and backup firms for one work package, proposed by a match run or adjusted by a person."""
+
+    package = models.OneToOneField(WorkPackage, on_delete=models.CASCADE, related_name="assignment")
+    run = models.ForeignKey(MatchRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="assignments")
+    lead = models.ForeignKey(
+        "partners.PartnerFirm", null=True, blank=True, on_delete=models.SET_NULL, related_name="lead_assignments"
+    )
+    backup = models.ForeignKey(
+        "partners.PartnerFirm", null=True, blank=True, on_delete=models.SET_NULL, related_name="backup_assignments"
+    )
+    lead_days = models.DecimalField(max_digits=10, decimal_places=1, null=True, blank=True)
+    status = models.CharField(max_length=10, choices=AssignmentStatus.choices, default=AssignmentStatus.PROPOSED)
+    unassigned_reason = models.CharField(max_length=500, blank=True)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.package}: {self.lead or '-'} / {self.backup or '-'}"
