@@ -16,7 +16,8 @@ from django.db import transaction
 
 from consortium.roles import Role
 from consortium.services import load_cpv_catalogue
-from partners.models import Membership, PartnerFirm
+from partners.models import PartnerFirm
+from partners.services.access import add_member
 
 from .models import Tender
 from .schedule_samples import write_support_schedule
@@ -68,7 +69,7 @@ def ensure_accounts() -> None:
         user.save()
         if account.firm:
             firm, _ = PartnerFirm.objects.get_or_create(name=account.firm)
-            Membership.objects.update_or_create(user=user, defaults={"firm": firm})
+            add_member(actor=None, user=user, firm=firm)
 
 
 def load_notices(actor: object) -> list[Tender]:

@@ -403,6 +403,9 @@ class MatchCandidate(models.Model):
         ordering = ["package", "rank"]
         indexes = [models.Index(fields=["run", "package", "rank"])]
 
+    def __str__(self) -> str:
+        return f"{self.package_id}/{self.firm_id}: {self.score}"
+
 
 class AssignmentStatus(models.TextChoices):
     PROPOSED = "proposed", _("proposée")

@@ -1,6 +1,8 @@
 from django.urls import path
 
 from . import views
+from .urls_matching import urlpatterns as matching_urls
+from .urls_packages import urlpatterns as package_urls
 
 app_name = "bids"
 urlpatterns = [
@@ -11,4 +13,6 @@ urlpatterns = [
     path("imports/<int:pk>/", views.import_detail, name="import_detail"),
     path("imports/<int:pk>/status.json", views.import_status, name="import_status"),
     path("imports/<int:pk>/retry/", views.import_retry, name="import_retry"),
+    *package_urls,
+    *matching_urls,
 ]

@@ -8,5 +8,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("api/", include("consortium.api_urls")),
+    path("partners/", include("partners.urls")),
     path("", include("bids.urls")),
 ]

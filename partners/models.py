@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -7,8 +9,8 @@ from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from consortium.regions import Region
 
-RATE: dict[str, int] = {"max_digits": 10, "decimal_places": 2}
-AMOUNT: dict[str, int] = {"max_digits": 14, "decimal_places": 2}
+RATE: dict[str, Any] = {"max_digits": 10, "decimal_places": 2}
+AMOUNT: dict[str, Any] = {"max_digits": 14, "decimal_places": 2}
 
 
 class SkillKind(models.TextChoices):

@@ -57,11 +57,12 @@ def samples() -> Path:
 def make_user(username: str, role: str = "", *, firm: str = "") -> Any:
     from django.contrib.auth import get_user_model
 
-    from partners.models import Membership, PartnerFirm
+    from partners.models import PartnerFirm
+    from partners.services.access import add_member
 
     user = get_user_model().objects.create_user(username=username, password=PASSWORD, role=role)
     if firm:
-        Membership.objects.create(user=user, firm=PartnerFirm.objects.get_or_create(name=firm)[0])
+        add_member(actor=None, user=user, firm=PartnerFirm.objects.get_or_create(name=firm)[0])
     return user
 
 

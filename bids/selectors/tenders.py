@@ -8,7 +8,7 @@ from django.db.models import Count, Q, QuerySet
 
 from consortium.roles import STAFF_ROLES, Role, user_role
 
-from .models import ImportJob, JobStatus, Line, Lot, Tender
+from ..models import ImportJob, JobStatus, Line, Lot, Tender
 
 TENDER_READERS = STAFF_ROLES
 IMPORTERS = frozenset({Role.BID_MANAGER, Role.ADMIN})
@@ -89,8 +89,8 @@ def can_retry(job: ImportJob) -> bool:
 
 def schedule_preview(job: ImportJob) -> Any:
     """What the schedule reader detected in the job's file (sheets, header row, mapping), or None."""
-    from .importers import spreadsheet
-    from .importers.base import ImportFailed
+    from ..importers import spreadsheet
+    from ..importers.base import ImportFailed
 
     fmt = job.detected_format or job.requested_format
     if fmt not in ("xlsx", "csv"):

@@ -1,0 +1,4 @@
+from django.urls import URLPattern
+
+# Matching: candidates, assignment, exclusions.
+urlpatterns: list[URLPattern] = []
