@@ -63,6 +63,7 @@ class Buyer(models.Model):
     name = models.CharField(_("acheteur"), max_length=500)
     identifier = models.CharField(_("identifiant"), max_length=100, blank=True)
     country = models.CharField(_("pays"), max_length=3, blank=True)
+    nuts = models.CharField(_("code NUTS"), max_length=10, blank=True)
 
     class Meta:
         ordering = ["position"]

@@ -43,6 +43,7 @@ class CanonicalBuyer:
     name: str
     identifier: str = ""  # national id (SIRET, company number...) when the notice gives one
     country: str = ""  # ISO 3166 alpha-2 or alpha-3 as found
+    nuts: str = ""  # the buyer's NUTS code (FRD22...) when the notice gives one
 
 
 @dataclass

@@ -160,6 +160,7 @@ def _buyer(company: etree._Element, ctx: _Context, *, where: str) -> CanonicalBu
         name=_multilingual(company, "cac:PartyName/cbc:Name", ctx, where),
         identifier=_text(company, "cac:PartyLegalEntity/cbc:CompanyID", where),
         country=_text(company, "cac:PostalAddress/cac:Country/cbc:IdentificationCode", where),
+        nuts=_text(company, "cac:PostalAddress/cbc:CountrySubentityCode", where),
     )
 
 

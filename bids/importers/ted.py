@@ -30,7 +30,7 @@ from .xmlsafe import element_text, parse_xml, xs_decimal
 FORMAT = "ted"
 
 TED_NS = "http://publications.europa.eu/resource/schema/ted/R2.0.9/publication"
-NS = {"ted": TED_NS}
+NS = {"ted": TED_NS, "n2016": "http://publications.europa.eu/resource/schema/ted/2016/nuts"}
 _NOTICE_DATA = "ted:CODED_DATA_SECTION/ted:NOTICE_DATA"
 
 # TED dates and times are the buyer's local time with no offset.
@@ -215,6 +215,7 @@ def _buyers(form: etree._Element, where: str) -> list[CanonicalBuyer]:
                     name=_text(address, "ted:OFFICIALNAME", address_where),
                     identifier=_text(address, "ted:NATIONALID", address_where),
                     country=_attribute(address, "ted:COUNTRY", "VALUE").upper(),
+                    nuts=_attribute(address, "n2016:NUTS", "CODE").upper(),
                 )
             )
     return buyers
