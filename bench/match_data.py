@@ -116,9 +116,7 @@ def build_network(*, firms: int, seed: int = 1, today: date | None = None) -> in
         )
     )
     CapacityMonth.objects.bulk_create(
-        CapacityMonth(firm=firm, month=month, days=Decimal(rng.randint(4, 40)))
-        for firm in made
-        for month in months
+        CapacityMonth(firm=firm, month=month, days=Decimal(rng.randint(4, 40))) for firm in made for month in months
     )
     Attestation.objects.bulk_create(
         Attestation(firm=firm, kind=kind, valid_until=_add_months(today, rng.randint(-3, 12)))

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 LA_POSTE_SIREN = "356000000"  # its establishments' SIRETs follow La Poste's own rule, not Luhn
+LA_POSTE_HEAD_OFFICE = "35600000000048"  # ... except the head office's, which is a plain Luhn number
 
 
 def digits_only(text: str) -> str:
@@ -34,7 +35,7 @@ def siren_is_valid(siren: str) -> bool:
 def siret_is_valid(siret: str) -> bool:
     if len(siret) != 14 or not siret.isdigit():
         return False
-    if siret.startswith(LA_POSTE_SIREN):
+    if siret.startswith(LA_POSTE_SIREN) and siret != LA_POSTE_HEAD_OFFICE:
         # INSEE's rule for La Poste: the sum of the 14 digits is a multiple of 5.
         return sum(int(char) for char in siret) % 5 == 0
     return luhn_is_valid(siret) and siren_is_valid(siret[:9])

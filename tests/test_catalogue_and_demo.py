@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from django.core.management import call_command
 
-from bids.models import Line, Tender
+from bids.models import Assignment, Line, Tender, WorkPackage
 from consortium.models import CpvCode
 from consortium.services import cpv_level, cpv_parent, load_cpv_catalogue
+from partners.models import PartnerFirm
 
 pytestmark = pytest.mark.django_db
 
@@ -35,11 +36,20 @@ def test_cpv_hierarchy_by_prefix() -> None:
 
 def test_load_demo_is_idempotent() -> None:
     call_command("load_demo")
-    first = (Tender.objects.count(), Line.objects.count())
+    first = (Tender.objects.count(), Line.objects.count(), PartnerFirm.objects.count(), WorkPackage.objects.count())
     call_command("load_demo")
-    assert (Tender.objects.count(), Line.objects.count()) == first
+    assert (
+        Tender.objects.count(),
+        Line.objects.count(),
+        PartnerFirm.objects.count(),
+        WorkPackage.objects.count(),
+    ) == first
     assert first[0] >= 8
     assert first[1] == 1200 + 16  # the generated schedule and the OCDS items
+    assert first[2] >= 60
+    support = Tender.objects.filter(lines__origin="schedule").distinct().get()
+    assert not Line.objects.filter(tender=support, work_package__isnull=True).exists()
+    assert Assignment.objects.filter(package__tender=support, lead__isnull=False).exists()
 
 
 def test_demo_accounts_can_log_in() -> None:

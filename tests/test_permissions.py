@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from bids.models import ImportJob
+from bids.models import ImportJob, WorkPackage
 from bids.services.imports import create_import_job, import_file
+from bids.services.packages import split_tender
+from partners.models import PartnerFirm
 from tests.conftest import client_for
 
 pytestmark = pytest.mark.django_db
@@ -24,6 +26,11 @@ BID_ONLY = {"bid_manager": 200, "finance": 403, "partner_a": 403, "partner_b": 4
 BID_ONLY_POST = {**BID_ONLY, "bid_manager": 302}
 ANY_USER = {"bid_manager": 302, "finance": 302, "partner_a": 200, "partner_b": 200, "outsider": 200, "anonymous": 302}
 ADMIN_ONLY = dict.fromkeys(PERSONAS, 302)
+ANY_ROLE = {"bid_manager": 200, "finance": 200, "partner_a": 200, "partner_b": 200, "outsider": 403, "anonymous": 302}
+# Per-firm pages are opened on Firm A: partner B must not learn that it exists.
+FIRM_A_READ = {**ANY_ROLE, "partner_b": 404}
+FIRM_A_EDIT = {**FIRM_A_READ, "finance": 403}
+REDIRECT_ANY_ROLE = {**ANY_ROLE, "bid_manager": 302, "finance": 302, "partner_a": 302, "partner_b": 302}
 
 # url name -> (method, expected status per persona)
 MATRIX: dict[str, tuple[str, dict[str, int]]] = {
@@ -35,9 +42,37 @@ MATRIX: dict[str, tuple[str, dict[str, int]]] = {
     "bids:import_detail": ("get", BID_ONLY),
     "bids:import_status": ("get", BID_ONLY),
     "bids:import_retry": ("post", BID_ONLY_POST),
+    "bids:package_list": ("get", STAFF_READ),
+    "bids:package_detail": ("get", STAFF_READ),
+    "bids:package_split": ("post", BID_ONLY_POST),
+    "bids:package_merge": ("post", BID_ONLY_POST),
+    "bids:package_move": ("post", BID_ONLY_POST),
+    "bids:package_divide": ("post", BID_ONLY_POST),
+    "bids:package_rename": ("post", BID_ONLY_POST),
+    "bids:package_requirements": ("post", BID_ONLY_POST),
+    "bids:split_rule_new": ("post", BID_ONLY_POST),
+    "bids:match_overview": ("get", STAFF_READ),
+    "bids:match_status": ("get", STAFF_READ),
+    "bids:package_candidates": ("get", STAFF_READ),
+    "bids:match_run": ("post", BID_ONLY_POST),
+    "bids:assignment_adjust": ("post", BID_ONLY_POST),
+    "bids:exclusion_add": ("post", BID_ONLY_POST),
+    "bids:exclusion_remove": ("post", BID_ONLY_POST),
+    "partners:firm_list": ("get", ANY_ROLE),
+    "partners:firm_export": ("get", ANY_ROLE),
+    "partners:skill_list": ("get", ANY_ROLE),
+    "partners:my_firm": ("get", REDIRECT_ANY_ROLE),
+    "partners:firm_detail": ("get", FIRM_A_READ),
+    "partners:firm_edit": ("get", FIRM_A_EDIT),
+    "partners:firm_skills": ("get", FIRM_A_EDIT),
+    "partners:firm_capacity": ("get", FIRM_A_EDIT),
+    "partners:firm_attestations": ("get", FIRM_A_EDIT),
+    "partners:firm_references": ("get", FIRM_A_EDIT),
+    "partners:firm_contacts": ("get", FIRM_A_EDIT),
 }
 # Django's own views, checked elsewhere (auth flows) or reserved to superusers (admin).
-NOT_PRODUCT_PAGES = ("admin:", "login", "logout", "password_", "set_language", "django.")
+# The API has its own matrix in tests/api/test_api_permissions.py.
+NOT_PRODUCT_PAGES = ("admin:", "login", "logout", "password_", "set_language", "django.", "api-")
 
 
 def _url_names(resolver: URLResolver, prefix: str = "") -> set[str]:
@@ -57,7 +92,9 @@ def test_every_url_is_in_the_matrix() -> None:
 
 
 @pytest.fixture
-def objects(samples: Path, bid_manager: Any, django_capture_on_commit_callbacks: Any) -> dict[str, int]:
+def objects(
+    samples: Path, personas: dict[str, Any], bid_manager: Any, django_capture_on_commit_callbacks: Any
+) -> dict[str, int]:
     tender = (
         import_file(actor=bid_manager, data=(samples / "eforms/cn_24_FRA_comments.xml").read_bytes(), source="n.xml")
         .saved[0]
@@ -65,13 +102,45 @@ def objects(samples: Path, bid_manager: Any, django_capture_on_commit_callbacks:
     )
     with django_capture_on_commit_callbacks(execute=True):
         job = create_import_job(actor=bid_manager, name="bad.csv", data=b"nothing;here\n1;2\n", fmt="csv")
-    return {"tender": tender.pk, "job": job.pk}
+    split_tender(actor=bid_manager, tender=tender)
+    package = WorkPackage.objects.filter(tender=tender).first()
+    assert package is not None
+    firm = PartnerFirm.objects.get(name="Firm A")
+    return {"tender": tender.pk, "job": job.pk, "package": package.pk, "firm": firm.pk}
+
+
+PER_TENDER = {
+    "bids:tender_detail",
+    "bids:package_list",
+    "bids:package_split",
+    "bids:package_merge",
+    "bids:match_overview",
+    "bids:match_status",
+    "bids:match_run",
+    "bids:exclusion_add",
+}
+PER_PACKAGE = {
+    "bids:package_detail",
+    "bids:package_move",
+    "bids:package_divide",
+    "bids:package_rename",
+    "bids:package_requirements",
+    "bids:split_rule_new",
+    "bids:package_candidates",
+    "bids:assignment_adjust",
+}
 
 
 def _url(name: str, objects: dict[str, int]) -> str:
     from django.urls import reverse
 
-    if name == "bids:tender_detail":
+    if name.startswith("partners:firm_") and name not in {"partners:firm_list", "partners:firm_export"}:
+        return reverse(name, args=[objects["firm"]])
+    if name == "bids:exclusion_remove":
+        return reverse(name, args=[objects["tender"], objects["firm"]])
+    if name in PER_PACKAGE:
+        return reverse(name, args=[objects["tender"], objects["package"]])
+    if name in PER_TENDER:
         return reverse(name, args=[objects["tender"]])
     if name.startswith("bids:import_") and name not in {"bids:import_list", "bids:import_new"}:
         return reverse(name, args=[objects["job"]])

@@ -1,5 +1,17 @@
 """Reads, scoped to what the user may see: tenders and imports, work packages, match results."""
 
+from .packages import (
+    PACKAGE_EDITORS,
+    can_edit_packages,
+    lines_without_package,
+    package_lines,
+    package_table,
+    package_value_chart,
+    packages_of,
+    sibling_packages,
+    split_payload,
+    split_rules,
+)
 from .tenders import (
     IMPORTERS,
     TENDER_READERS,
@@ -19,16 +31,26 @@ from .tenders import (
 
 __all__ = [
     "IMPORTERS",
+    "PACKAGE_EDITORS",
     "TENDER_READERS",
+    "can_edit_packages",
     "can_import",
     "can_read_tenders",
     "can_retry",
     "cpv_labels",
     "jobs_for",
     "lines_of",
+    "lines_without_package",
     "lot_value_chart",
     "lots_of",
+    "package_lines",
+    "package_table",
+    "package_value_chart",
+    "packages_of",
     "schedule_preview",
+    "sibling_packages",
+    "split_payload",
+    "split_rules",
     "tender_list",
     "tender_payload",
     "tenders_for",

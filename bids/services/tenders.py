@@ -230,7 +230,14 @@ def _replace_groups(tender: Tender, canonical: CanonicalTender, lots: dict[str, 
 def _replace_buyers(tender: Tender, canonical: CanonicalTender) -> None:
     tender.buyers.all().delete()
     Buyer.objects.bulk_create(
-        Buyer(tender=tender, position=i, name=b.name[:500], identifier=b.identifier[:100], country=b.country[:3], nuts=b.nuts[:10])
+        Buyer(
+            tender=tender,
+            position=i,
+            name=b.name[:500],
+            identifier=b.identifier[:100],
+            country=b.country[:3],
+            nuts=b.nuts[:10],
+        )
         for i, b in enumerate(canonical.buyers)
     )
 

@@ -25,8 +25,11 @@ def money(value: Decimal | None, currency: str = "") -> str:
 
 @register.filter
 def quantity(value: Decimal | None) -> str:
-    """A quantity without its storage zeros: 1200.0000 -> '1 200', 2.5000 -> '2,5'."""
-    if value is None:
+    """A quantity without its storage zeros: 1200.0000 -> '1 200', 2.5000 -> '2,5'.
+
+    Nothing (None, or the empty string a template gives for a missing attribute) shows as nothing.
+    """
+    if value is None or value == "":
         return ""
     exact = value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
     places = max(0, -int(exact.as_tuple().exponent))

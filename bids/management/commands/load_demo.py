@@ -8,11 +8,15 @@ from bids.demo import load_demo
 
 
 class Command(BaseCommand):
-    help = "Load the demo: CPV catalogue, demo accounts, real notices and a priced schedule (idempotent)."
+    help = (
+        "Load the demo: CPV and skills catalogues, a network of partner firms, demo accounts, real notices, "
+        "a priced schedule split into work packages and matched (idempotent)."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         counts = load_demo()
         self.stdout.write(
-            f"Demo loaded: {counts['cpv']} CPV codes, {counts['tenders']} tenders, "
-            f"{counts['schedule_lines']} priced lines in the demo schedule."
+            f"Demo loaded: {counts['cpv']} CPV codes, {counts['skills']} skills, {counts['firms']} partner firms, "
+            f"{counts['tenders']} tenders, {counts['schedule_lines']} priced lines in the demo schedule, "
+            f"split into {counts['packages']} work packages ({counts['assigned']} assigned)."
         )
