@@ -5,6 +5,9 @@ Firms use guardian's GuardedModelAdmin, so an admin can also see and grant objec
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from django.contrib import admin
 from django.db import models
 from django.db.models import Count, QuerySet
@@ -24,9 +27,8 @@ from .models import (
     Skill,
 )
 
-
 # Django 6 reads a URL typed without a scheme as https; say so now rather than rely on the old default.
-HTTPS_URLS = {models.URLField: {"assume_scheme": "https"}}
+HTTPS_URLS: Mapping[type[models.Field[Any, Any]], Mapping[str, Any]] = {models.URLField: {"assume_scheme": "https"}}
 
 
 class FirmSkillInline(admin.TabularInline):
