@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from django.db import models
@@ -78,3 +79,11 @@ def region_of_nuts(nuts: str) -> str | None:
         if nuts.startswith(prefix) and (best is None or len(prefix) > best[0]):
             best = (len(prefix), code)
     return best[1] if best else None
+
+
+# Metropolitan departments 01 to 95 (no "20" since Corsica split into 2A and 2B) and the overseas 971 to 976.
+_DEPARTMENT = re.compile(r"^(0[1-9]|1\d|2[1-9]|[3-8]\d|9[0-5]|2A|2B|97[1-6])$")
+
+
+def is_department_code(code: str) -> bool:
+    return bool(_DEPARTMENT.match(code))

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
-from consortium.regions import Region
+from consortium.regions import Region, is_department_code
 from consortium.text import fold
 
 from .identifiers import clean_siret, clean_vat
@@ -21,7 +21,6 @@ from .models import EVIDENCED_LEVELS, AttestationKind, PartnerFirm, Skill, Skill
 from .selectors import DirectoryFilters, normalize_cpv_prefix, skill_by_name
 from .services.profile import AttestationRow, ContactRow, FirmIdentity, ReferenceRow, SkillRow
 
-DEPARTMENT_RE = re.compile(r"^(0[1-9]|1\d|2[1-9]|[3-8]\d|9[0-5]|2A|2B|97[1-6])$")  # no "20" since Corsica split
 CPV_RE = re.compile(r"^(\d{8})(?:-\d)?$")
 MAX_ROWS = 300
 LEVEL_CHOICES = [("", _("tous niveaux")), *SkillLevel.choices]
@@ -122,7 +121,7 @@ class FirmIdentityForm(forms.ModelForm):
 
     def clean_departments(self) -> list[str]:
         codes = [code.upper() for code in split_list(self.cleaned_data["departments"])]
-        unknown = [code for code in codes if not DEPARTMENT_RE.match(code)]
+        unknown = [code for code in codes if not is_department_code(code)]
         if unknown:
             raise ValidationError(
                 _("Département inconnu : %(codes)s (codes attendus : 01 à 95, 2A, 2B, 971 à 976)."),
@@ -250,9 +249,10 @@ class CapacityForm(forms.Form):
                 max_digits=6,
                 decimal_places=1,
                 required=False,
+                localize=True,  # "17,5" in French, as people type it
             )
         for level, label in SkillLevel.choices:
-            self.fields[f"rate_{level}"] = forms.DecimalField(label=label, required=False, **RATE)
+            self.fields[f"rate_{level}"] = forms.DecimalField(label=label, required=False, localize=True, **RATE)
 
     def month_fields(self) -> list[forms.BoundField]:
         return [self[f"month_{month:%Y_%m}"] for month in self.months]

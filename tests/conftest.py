@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,15 @@ def _isolated_files(settings: Any, tmp_path: Path, request: pytest.FixtureReques
     eager = "redis" not in request.keywords
     app.conf.task_always_eager = eager
     app.conf.task_eager_propagates = eager
+
+
+@pytest.fixture(autouse=True)
+def _french_by_default() -> Iterator[None]:
+    """Each test starts in the product's default language, whatever an earlier test activated."""
+    from django.utils import translation
+
+    with translation.override(settings.LANGUAGE_CODE):
+        yield
 
 
 @pytest.fixture

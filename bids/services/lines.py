@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from django.db import connection
+from consortium.bulk import bulk_insert
 
 from ..models import Line
 
@@ -34,18 +34,4 @@ LineRow = tuple[int, int, int, str, str, str, str, str | None, str | None, str, 
 
 def insert_lines(rows: Sequence[LineRow]) -> int:
     """Insert `rows` (values in COLUMNS order) and return how many were written."""
-    if not rows:
-        return 0
-    table = connection.ops.quote_name(Line._meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(c) for c in COLUMNS)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        else:
-            placeholders = ", ".join(["%s"] * len(COLUMNS))
-            # Table and column names come from the model, quoted; values travel as parameters.
-            sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"  # noqa: S608
-            cursor.executemany(sql, rows)
-    return len(rows)
+    return bulk_insert(Line, COLUMNS, rows)

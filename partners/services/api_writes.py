@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 from typing import Any
 
@@ -10,13 +9,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from consortium.regions import is_department_code
 from consortium.services import record_event
 
 from ..models import PartnerFirm
 from ..selectors import firms_for
 
 CONTACT_FIELDS = ("address", "postcode", "city", "website", "description", "is_sme", "departments", "daily_rate")
-DEPARTMENT_RE = re.compile(r"^(0[1-9]|[1-8]\d|9[0-5]|2A|2B|97[1-6])$")
 
 
 def clean_departments(codes: Any) -> list[str]:
@@ -24,7 +23,7 @@ def clean_departments(codes: Any) -> list[str]:
     if not isinstance(codes, list) or not all(isinstance(code, str) for code in codes):
         raise ValidationError({"departments": [_("Une liste de codes de département est attendue.")]})
     upper = [code.strip().upper() for code in codes]
-    unknown = [code for code in upper if not DEPARTMENT_RE.match(code)]
+    unknown = [code for code in upper if not is_department_code(code)]
     if unknown:
         raise ValidationError(
             {
