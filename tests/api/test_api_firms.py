@@ -37,7 +37,8 @@ def test_partner_lists_only_its_own_firm(partner_a: Any, profiled_firms: dict[st
     assert _names(response) == ["Firm A"]
     assert response.json()["count"] == 1
     assert "Firm B" not in response.content.decode()
-    assert "590" not in response.content.decode()  # Firm B's rate
+    rates = {firm["daily_rate"] for firm in response.json()["results"]}
+    assert rates == {"650.00"}  # Firm A's own rate, never Firm B's 590.00
 
 
 def test_partner_filters_cannot_widen_the_scope(partner_a: Any, profiled_firms: dict[str, PartnerFirm]) -> None:
