@@ -191,6 +191,15 @@ class JobStatus(models.TextChoices):
     NEEDS_INPUT = "needs_input", _("choix requis")
 
 
+def progress_percent(status: str, done: int, total: int) -> int:
+    """What a progress bar shows: 100 only once succeeded, never 100 while work remains."""
+    if status == JobStatus.SUCCEEDED:
+        return 100
+    if not total:
+        return 0
+    return min(99, int(100 * done / total))
+
+
 STAGE_LABELS = {
     "reading": _("lecture du fichier"),
     "saving": _("enregistrement"),
@@ -230,11 +239,7 @@ class ImportJob(models.Model):
 
     @property
     def percent(self) -> int:
-        if self.status == JobStatus.SUCCEEDED:
-            return 100
-        if not self.progress_total:
-            return 0
-        return min(99, int(100 * self.progress_done / self.progress_total))
+        return progress_percent(self.status, self.progress_done, self.progress_total)
 
     @property
     def stage_label(self) -> str:
@@ -378,11 +383,7 @@ class MatchRun(models.Model):
 
     @property
     def percent(self) -> int:
-        if self.status == JobStatus.SUCCEEDED:
-            return 100
-        if not self.progress_total:
-            return 0
-        return min(99, int(100 * self.progress_done / self.progress_total))
+        return progress_percent(self.status, self.progress_done, self.progress_total)
 
     @property
     def is_finished(self) -> bool:

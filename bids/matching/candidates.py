@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -24,7 +24,7 @@ from partners.models import Attestation, CapacityMonth, FirmSkill, LevelRate, Pa
 
 from ..models import Assignment, AssignmentStatus, Lot, PackageSkill, Tender, TenderExclusion, WorkPackage
 from . import scoring
-from .assignment import Problem, bare_solver
+from .assignment import Problem
 from .scoring import Context, FirmFacts, FirmSkillFacts, PackageFacts, Period, RequiredSkill, Score, Scorer
 
 SOLVER_CANDIDATES = 50  # per package, the best-scored firms the assignment may choose from
@@ -404,11 +404,3 @@ def unassigned_reason(data: MatchInput, package: PackageFacts) -> str:
     if package.cpv_codes:
         return _("aucune entreprise ne couvre ses codes CPV (%(codes)s)") % {"codes": ", ".join(package.cpv_codes)}
     return _("ni compétence ni code CPV pour chercher des entreprises")
-
-
-def load_problem_for_bench(tender: Tender) -> tuple[Callable[[], Any], dict[str, int]]:
-    """The assignment problem of the tender, as `run_match` builds it, and the bare solver calls on it."""
-    data = load_match_input(tender)
-    problem = build_problem(data, rank_candidates(data))
-    solve = bare_solver(problem)
-    return solve, {"pairs": len(problem.packages), "firms_in_problem": len(set(problem.firms.tolist()))}
