@@ -51,7 +51,7 @@ $(VENV)/.dev: pyproject.toml | $(BIN)/python
 run: system-deps $(VENV)/.runtime
 	@DEBUG=1 $(BIN)/python manage.py migrate --noinput -v0
 	@DEBUG=1 $(BIN)/python manage.py load_demo
-	@DEBUG=1 $(BIN)/celery -A consortium worker --loglevel=WARNING --pool=solo >var/worker.log 2>&1 & \
+	@DEBUG=1 $(BIN)/celery -A consortium worker --beat --loglevel=WARNING --pool=solo >var/worker.log 2>&1 & \
 	  worker=$$!; trap "kill $$worker 2>/dev/null" EXIT INT TERM; \
 	  echo ""; echo "Guichet: http://$(HOST):$(PORT)/  (background worker pid $$worker, log var/worker.log)"; \
 	  DEBUG=1 $(BIN)/python manage.py demo_accounts; \

@@ -35,6 +35,8 @@ class Tender(models.Model):
     tender_deadline = models.DateTimeField(_("date limite de remise des offres"), null=True, blank=True)
     participation_deadline = models.DateTimeField(_("date limite des candidatures"), null=True, blank=True)
     questions_deadline = models.DateTimeField(_("date limite des questions"), null=True, blank=True)
+    # Set when the group offer is frozen for submission: from then on no partner price may change.
+    offer_frozen_at = models.DateTimeField(_("offre figée le"), null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -433,3 +435,120 @@ class Assignment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.package}: {self.lead or '-'} / {self.backup or '-'}"
+
+
+class InvitationStatus(models.TextChoices):
+    SENT = "sent", _("envoyée")
+    VIEWED = "viewed", _("consultée")
+    ACCEPTED = "accepted", _("acceptée")
+    DECLINED = "declined", _("déclinée")
+    EXPIRED = "expired", _("expirée")
+    WITHDRAWN = "withdrawn", _("retirée")
+    SUPERSEDED = "superseded", _("remplacée")
+
+
+# The declared table of allowed moves; anything else is refused. Revising an accepted price is not a
+# move: the invitation stays accepted and its version goes up.
+ALLOWED_MOVES: dict[str, frozenset[str]] = {
+    InvitationStatus.SENT: frozenset(
+        {
+            InvitationStatus.VIEWED,
+            InvitationStatus.ACCEPTED,
+            InvitationStatus.DECLINED,
+            InvitationStatus.EXPIRED,
+            InvitationStatus.WITHDRAWN,
+            InvitationStatus.SUPERSEDED,
+        }
+    ),
+    InvitationStatus.VIEWED: frozenset(
+        {
+            InvitationStatus.ACCEPTED,
+            InvitationStatus.DECLINED,
+            InvitationStatus.EXPIRED,
+            InvitationStatus.WITHDRAWN,
+            InvitationStatus.SUPERSEDED,
+        }
+    ),
+    InvitationStatus.ACCEPTED: frozenset({InvitationStatus.WITHDRAWN}),
+    InvitationStatus.DECLINED: frozenset(),
+    InvitationStatus.EXPIRED: frozenset(),
+    InvitationStatus.WITHDRAWN: frozenset(),
+    InvitationStatus.SUPERSEDED: frozenset(),
+}
+OPEN_STATUSES = frozenset({InvitationStatus.SENT, InvitationStatus.VIEWED})
+LIVE_STATUSES = OPEN_STATUSES | {InvitationStatus.ACCEPTED}
+
+
+class InvitationSource(models.TextChoices):
+    LEAD = "lead", _("entreprise retenue")
+    BACKUP = "backup", _("entreprise de secours")
+    CANDIDATE = "candidate", _("candidate suivante")
+    MANUAL = "manual", _("invitée par le chargé d'affaires")
+
+
+class Invitation(models.Model):
+    """One work package offered to one firm, answered with the firm's own prices before `deadline`."""
+
+    tender = models.ForeignKey(Tender, on_delete=models.CASCADE, related_name="invitations")
+    package = models.ForeignKey(WorkPackage, on_delete=models.CASCADE, related_name="invitations")
+    firm = models.ForeignKey("partners.PartnerFirm", on_delete=models.CASCADE, related_name="invitations")
+    status = models.CharField(
+        _("statut"), max_length=10, choices=InvitationStatus.choices, default=InvitationStatus.SENT
+    )
+    source = models.CharField(_("origine"), max_length=10, choices=InvitationSource.choices)
+    candidate_rank = models.PositiveIntegerField(_("rang"), null=True, blank=True)
+    deadline = models.DateTimeField(_("date limite de réponse"))
+    sent_at = models.DateTimeField(_("envoyée le"))
+    viewed_at = models.DateTimeField(_("consultée le"), null=True, blank=True)
+    answered_at = models.DateTimeField(_("répondue le"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("close le"), null=True, blank=True)
+    reminded_at = models.DateTimeField(_("relancée le"), null=True, blank=True)
+    decline_reason = models.TextField(_("motif du refus"), blank=True)
+    note = models.TextField(_("note"), blank=True)
+    team = models.TextField(_("équipe engagée"), blank=True)
+    total = models.DecimalField(_("montant total HT"), null=True, blank=True, max_digits=14, decimal_places=2)
+    currency = models.CharField(_("devise"), max_length=3, default="EUR")
+    version = models.PositiveIntegerField(default=1)
+    replaces = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replaced_by")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["tender", "package__lot__position", "package__position", "-sent_at", "-id"]
+        verbose_name = _("invitation")
+        indexes = [
+            models.Index(fields=["status", "deadline"]),
+            models.Index(fields=["firm", "status"]),
+        ]
+        constraints = [
+            # The backstop of the race: whatever the code does, one acceptance per package.
+            models.UniqueConstraint(
+                fields=["package"], condition=models.Q(status="accepted"), name="invitation_one_acceptance"
+            ),
+            models.UniqueConstraint(
+                fields=["package", "firm"],
+                condition=models.Q(status__in=["sent", "viewed", "accepted"]),
+                name="invitation_one_live_per_firm",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.package} -> {self.firm} ({self.status})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+class InvitationPrice(models.Model):
+    """The firm's own unit price (excl. VAT) for one line of the package."""
+
+    invitation = models.ForeignKey(Invitation, on_delete=models.CASCADE, related_name="prices")
+    line = models.ForeignKey(Line, on_delete=models.CASCADE, related_name="+")
+    unit_price = models.DecimalField(_("prix unitaire HT"), max_digits=14, decimal_places=2)
+
+    class Meta:
+        ordering = ["line__position"]
+        constraints = [models.UniqueConstraint(fields=["invitation", "line"], name="invitationprice_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.line_id}: {self.unit_price}"

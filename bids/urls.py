@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import views
+from .urls_invitations import urlpatterns as invitation_urls
 from .urls_matching import urlpatterns as matching_urls
 from .urls_packages import urlpatterns as package_urls
 
@@ -15,4 +16,5 @@ urlpatterns = [
     path("imports/<int:pk>/retry/", views.import_retry, name="import_retry"),
     *package_urls,
     *matching_urls,
+    *invitation_urls,
 ]

@@ -165,6 +165,22 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 5
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 
+# Periodic work, run by `celery worker --beat` (the embedded default included) or by cron calling
+# `manage.py sweep_invitations`.
+CELERY_BEAT_SCHEDULE = {
+    "sweep-invitations": {"task": "bids.tasks.sweep", "schedule": env_int("INVITATION_SWEEP_SECONDS", 300)},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# Invitations: days kept between the partners' answers and the tender deadline; a reminder this many
+# hours before a deadline; the delay given to the next firm after a decline or expiry, and the least
+# time worth inviting it.
+INVITATION_SAFETY_MARGIN_DAYS = env_int("INVITATION_SAFETY_MARGIN_DAYS", 3)
+INVITATION_REMINDER_HOURS = env_int("INVITATION_REMINDER_HOURS", 48)
+INVITATION_FALLBACK_HOURS = env_int("INVITATION_FALLBACK_HOURS", 72)
+INVITATION_MIN_RESPONSE_HOURS = env_int("INVITATION_MIN_RESPONSE_HOURS", 24)
+GUICHET_BASE_URL = env_str("GUICHET_BASE_URL", "http://127.0.0.1:8000")
+
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "guichet@localhost")
 
