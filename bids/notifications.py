@@ -14,7 +14,7 @@ from django.utils import translation
 from consortium.roles import Role
 from partners.models import Contact, Membership
 
-from .models import Invitation
+from .models import LIVE_STATUSES, Invitation
 
 FIRM_KINDS = ("invited", "reminder", "superseded", "withdrawn")
 BID_MANAGER_EVENTS = ("accepted", "declined", "expired")
@@ -72,9 +72,15 @@ def mail_bid_manager(invitation_id: int, event: str, successor_id: int | None = 
     if invitation is None:
         return 0
     successor = Invitation.objects.select_related("firm").filter(pk=successor_id).first() if successor_id else None
+    others_live = (
+        Invitation.objects.filter(package_id=invitation.package_id, status__in=LIVE_STATUSES)
+        .exclude(pk=invitation.pk)
+        .exists()
+    )
     context = {
         "invitation": invitation,
         "successor": successor,
+        "others_live": others_live,
         "event": event,
         "link": _link("bids:invitation_dashboard", invitation.tender_id),
     }

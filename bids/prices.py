@@ -64,11 +64,11 @@ def parse_unit_price(raw: object) -> Decimal:
         raise ValueError(_("« %(value)s » n'est pas un nombre") % {"value": str(raw)[:40]})
     if value < 0:
         raise ValueError(_("prix négatif (%(value)s)") % {"value": text})
-    if value != value.quantize(Decimal("0.01")):
-        raise ValueError(_("plus de deux décimales (%(value)s)") % {"value": text})
     if value > MAX_UNIT_PRICE:
         raise ValueError(_("prix trop grand (%(value)s)") % {"value": text})
-    return value.quantize(Decimal("0.01"))
+    if value != value.quantize(Decimal("0.01")):
+        raise ValueError(_("plus de deux décimales (%(value)s)") % {"value": text})
+    return abs(value.quantize(Decimal("0.01")))  # abs: "-0" is zero, not a negative zero
 
 
 def check_prices(lines: Sequence[PricedLine], entries: Iterable[PriceEntry]) -> PriceCheck:

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
 from bids.api import TenderAssignment, TenderWorkPackageList, WorkPackageDetail, WorkPackageMatch
+from bids.invitation_api import InvitationViewSet
 from partners.api import FirmViewSet, HoldsRole, SkillViewSet
 
 
@@ -20,7 +21,12 @@ from partners.api import FirmViewSet, HoldsRole, SkillViewSet
 @permission_classes([HoldsRole])
 def api_root(request: Request) -> Response:
     """Where to start in the browsable API."""
-    return Response({name: reverse(f"api-{name}", request=request) for name in ("firm-list", "skill-list", "schema")})
+    return Response(
+        {
+            name: reverse(f"api-{name}", request=request)
+            for name in ("firm-list", "skill-list", "invitation-list", "schema")
+        }
+    )
 
 
 urlpatterns: list[URLPattern | URLResolver] = [
@@ -42,4 +48,16 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("tenders/<int:tender_id>/assignment/", TenderAssignment.as_view(), name="api-tender-assignment"),
     path("work-packages/<int:pk>/", WorkPackageDetail.as_view(), name="api-work-package-detail"),
     path("work-packages/<int:pk>/match/", WorkPackageMatch.as_view(), name="api-work-package-match"),
+    path("invitations/", InvitationViewSet.as_view({"get": "list"}), name="api-invitation-list"),
+    path("invitations/<int:pk>/", InvitationViewSet.as_view({"get": "retrieve"}), name="api-invitation-detail"),
+    path(
+        "invitations/<int:pk>/accept/",
+        InvitationViewSet.as_view({"post": "accept"}),
+        name="api-invitation-accept",
+    ),
+    path(
+        "invitations/<int:pk>/decline/",
+        InvitationViewSet.as_view({"post": "decline"}),
+        name="api-invitation-decline",
+    ),
 ]

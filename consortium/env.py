@@ -65,6 +65,10 @@ def sqlite_database(path: Path) -> dict[str, Any]:
             "timeout": 20,
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
         },
+        # Tests use a file too: the in-memory test database's shared cache fails a second writer at once
+        # ("database table is locked") instead of queueing it, so the concurrency tests could not run. The
+        # pid keeps two test runs of one checkout apart (each deletes and recreates its file).
+        "TEST": {"NAME": str(path.with_name(f"test-{os.getpid()}-{path.name}"))},
     }
 
 

@@ -145,13 +145,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = (
         "data_folder_in": str(VAR_DIR / "broker" / "queue"),
         "data_folder_out": str(VAR_DIR / "broker" / "queue"),
         "processed_folder": str(VAR_DIR / "broker" / "processed"),
+        "control_folder": str(VAR_DIR / "broker" / "control"),
         "store_processed": False,
     }
     if CELERY_BROKER_URL.startswith("filesystem")
     else {"socket_timeout": 5, "socket_connect_timeout": 5, "visibility_timeout": 3600}
 )
 if CELERY_BROKER_URL.startswith("filesystem"):
-    for _folder in ("queue", "processed"):
+    for _folder in ("queue", "processed", "control"):
         (VAR_DIR / "broker" / _folder).mkdir(parents=True, exist_ok=True)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -199,9 +200,11 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Guichet API",
-    "DESCRIPTION": "Firms, skills, work packages and match results, scoped to what the caller may see.",
+    "DESCRIPTION": "Firms, skills, work packages, match results and invitations, scoped to what the caller may see.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # "status" names three choice sets (match runs, assignments, invitations): name the one two components share.
+    "ENUM_NAME_OVERRIDES": {"InvitationStatusEnum": "bids.models.InvitationStatus"},
 }
 
 X_FRAME_OPTIONS = "DENY"

@@ -4,11 +4,14 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from .roles import STAFF_ROLES, user_role
+from .roles import STAFF_ROLES, Role, user_role
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    if user_role(request.user) in STAFF_ROLES:
+    role = user_role(request.user)
+    if role in STAFF_ROLES:
         return redirect("bids:tender_list")
+    if role == Role.PARTNER:
+        return redirect("bids:invitation_list")  # the partner's portal: the packages offered to its firm
     return render(request, "home.html")

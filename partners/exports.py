@@ -16,7 +16,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _cell(sheet: WriteOnlyWorksheet, value: Any) -> Any:
+def safe_cell(sheet: WriteOnlyWorksheet, value: Any) -> Any:
     if not isinstance(value, str):  # numbers, dates, None
         return WriteOnlyCell(sheet, value=value)
     cell = WriteOnlyCell(sheet, value=value)
@@ -31,7 +31,7 @@ def directory_xlsx(rows: Iterable[list[Any]], *, today: dt.date) -> tuple[str, s
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("Entreprises")
     for row in rows:
-        sheet.append([_cell(sheet, value) for value in row])
+        sheet.append([safe_cell(sheet, value) for value in row])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return f"entreprises-partenaires-{today:%Y-%m-%d}.xlsx", XLSX, buffer.getvalue()

@@ -1,7 +1,9 @@
-"""Who may open what: every URL of the product, for each persona of the matrix.
+"""Who may open what: every URL of the product, for each persona of the matrix, on objects owned by
+firm A and by firm B.
 
 A URL name missing from MATRIX fails `test_every_url_is_in_the_matrix`, so a new page cannot
-ship without its row.
+ship without its row. Rows are written for firm A's object; on firm B's object the expectations of
+partner A and partner B swap.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from bids.models import ImportJob, WorkPackage
 from bids.services.imports import create_import_job, import_file
+from bids.services.invitations import default_deadline, send_invitations
 from bids.services.packages import split_tender
 from partners.models import PartnerFirm
 from tests.conftest import client_for
+from tests.invitations.conftest import build_market, invitation_of
 
 pytestmark = pytest.mark.django_db
 
@@ -24,13 +28,16 @@ PERSONAS = ("bid_manager", "partner_a", "partner_b", "finance", "outsider", "ano
 STAFF_READ = {"bid_manager": 200, "finance": 200, "partner_a": 403, "partner_b": 403, "outsider": 403, "anonymous": 302}
 BID_ONLY = {"bid_manager": 200, "finance": 403, "partner_a": 403, "partner_b": 403, "outsider": 403, "anonymous": 302}
 BID_ONLY_POST = {**BID_ONLY, "bid_manager": 302}
-ANY_USER = {"bid_manager": 302, "finance": 302, "partner_a": 200, "partner_b": 200, "outsider": 200, "anonymous": 302}
+ANY_USER = {"bid_manager": 302, "finance": 302, "partner_a": 302, "partner_b": 302, "outsider": 200, "anonymous": 302}
 ADMIN_ONLY = dict.fromkeys(PERSONAS, 302)
 ANY_ROLE = {"bid_manager": 200, "finance": 200, "partner_a": 200, "partner_b": 200, "outsider": 403, "anonymous": 302}
 # Per-firm pages are opened on Firm A: partner B must not learn that it exists.
 FIRM_A_READ = {**ANY_ROLE, "partner_b": 404}
 FIRM_A_EDIT = {**FIRM_A_READ, "finance": 403}
 REDIRECT_ANY_ROLE = {**ANY_ROLE, "bid_manager": 302, "finance": 302, "partner_a": 302, "partner_b": 302}
+# Answering an invitation of firm A with an empty form: refused with the reasons (400), never saved.
+ANSWER_A = {"bid_manager": 400, "finance": 403, "partner_a": 400, "partner_b": 404, "outsider": 403, "anonymous": 302}
+WITHDRAW = {"bid_manager": 302, "finance": 403, "partner_a": 403, "partner_b": 403, "outsider": 403, "anonymous": 302}
 
 # url name -> (method, expected status per persona)
 MATRIX: dict[str, tuple[str, dict[str, int]]] = {
@@ -69,6 +76,25 @@ MATRIX: dict[str, tuple[str, dict[str, int]]] = {
     "partners:firm_attestations": ("get", FIRM_A_EDIT),
     "partners:firm_references": ("get", FIRM_A_EDIT),
     "partners:firm_contacts": ("get", FIRM_A_EDIT),
+    "bids:invitation_list": ("get", ANY_ROLE),
+    "bids:invitation_detail": ("get", FIRM_A_READ),
+    "bids:invitation_sheet": ("get", FIRM_A_READ),
+    "bids:invitation_accept": ("post", ANSWER_A),
+    "bids:invitation_decline": ("post", ANSWER_A),
+    "bids:invitation_upload": ("post", ANSWER_A),
+    "bids:invitation_withdraw": ("post", WITHDRAW),
+    "bids:invitation_dashboard": ("get", STAFF_READ),
+    "bids:invitation_send": ("post", BID_ONLY_POST),
+    "bids:invitation_invite_firm": ("post", BID_ONLY_POST),
+}
+# Pages of one firm's object: opened on firm A's and on firm B's.
+PER_FIRM = {name for name in MATRIX if name.startswith(("partners:firm_", "bids:invitation_"))} - {
+    "partners:firm_list",
+    "partners:firm_export",
+    "bids:invitation_list",
+    "bids:invitation_dashboard",
+    "bids:invitation_send",
+    "bids:invitation_invite_firm",
 }
 # Django's own views, checked elsewhere (auth flows) or reserved to superusers (admin).
 # The API has its own matrix in tests/api/test_api_permissions.py.
@@ -105,8 +131,21 @@ def objects(
     split_tender(actor=bid_manager, tender=tender)
     package = WorkPackage.objects.filter(tender=tender).first()
     assert package is not None
-    firm = PartnerFirm.objects.get(name="Firm A")
-    return {"tender": tender.pk, "job": job.pk, "package": package.pk, "firm": firm.pk}
+    market = build_market(partner_a=personas["partner_a"], partner_b=personas["partner_b"])
+    send_invitations(actor=bid_manager, tender=market.tender, deadline=default_deadline(market.tender))
+    invitation_a = invitation_of(market, "PostgreSQL", "A")
+    invitation_b = invitation_of(market, "Nginx", "B")
+    return {
+        "tender": tender.pk,
+        "job": job.pk,
+        "package": package.pk,
+        "firm": PartnerFirm.objects.get(name="Firm A").pk,
+        "firm_b": PartnerFirm.objects.get(name="Firm B").pk,
+        "invitation": invitation_a.pk,
+        "invitation_b": invitation_b.pk,
+        "market_tender": market.tender.pk,
+        "market_package": market.packages["Nginx"].pk,
+    }
 
 
 PER_TENDER = {
@@ -131,11 +170,18 @@ PER_PACKAGE = {
 }
 
 
-def _url(name: str, objects: dict[str, int]) -> str:
+def _url(name: str, objects: dict[str, int], owner: str = "A") -> str:
     from django.urls import reverse
 
-    if name.startswith("partners:firm_") and name not in {"partners:firm_list", "partners:firm_export"}:
-        return reverse(name, args=[objects["firm"]])
+    suffix = "" if owner == "A" else "_b"
+    if name.startswith("partners:firm_") and name in PER_FIRM:
+        return reverse(name, args=[objects["firm" + suffix]])
+    if name.startswith("bids:invitation_") and name in PER_FIRM:
+        return reverse(name, args=[objects["invitation" + suffix]])
+    if name == "bids:invitation_invite_firm":
+        return reverse(name, args=[objects["market_tender"], objects["market_package"]])
+    if name.startswith("bids:invitation_"):
+        return reverse(name, args=[objects["market_tender"]]) if name != "bids:invitation_list" else reverse(name)
     if name == "bids:exclusion_remove":
         return reverse(name, args=[objects["tender"], objects["firm"]])
     if name in PER_PACKAGE:
@@ -147,16 +193,26 @@ def _url(name: str, objects: dict[str, int]) -> str:
     return reverse(name)
 
 
-@pytest.mark.parametrize("name", MATRIX)
-def test_matrix(name: str, personas: dict[str, Any], objects: dict[str, int]) -> None:
-    method, expected = MATRIX[name]
-    url = _url(name, objects)
+def _expected(name: str, owner: str) -> dict[str, int]:
+    expected = MATRIX[name][1]
+    if owner == "A":
+        return expected
+    return {**expected, "partner_a": expected["partner_b"], "partner_b": expected["partner_a"]}
+
+
+CASES = [(name, "A") for name in MATRIX] + [(name, "B") for name in sorted(PER_FIRM)]
+
+
+@pytest.mark.parametrize(("name", "owner"), CASES)
+def test_matrix(name: str, owner: str, personas: dict[str, Any], objects: dict[str, int]) -> None:
+    method = MATRIX[name][0]
+    url = _url(name, objects, owner)
     seen = {}
     for persona in PERSONAS:
         client = client_for(personas[persona])
         response = getattr(client, method)(url)
         seen[persona] = response.status_code
-    assert seen == expected
+    assert seen == _expected(name, owner)
 
 
 def test_anonymous_is_sent_to_login(objects: dict[str, int]) -> None:
@@ -177,6 +233,6 @@ def test_retry_refuses_get(bid_manager: Any, objects: dict[str, int]) -> None:
 
 
 def test_partner_sees_no_tender_data_on_home(personas: dict[str, Any], objects: dict[str, int]) -> None:
-    body = client_for(personas["partner_a"]).get("/").content.decode()
+    body = client_for(personas["partner_a"]).get("/", follow=True).content.decode()
     assert "Rouen Habitat" not in body
     assert ImportJob.objects.count() == 1

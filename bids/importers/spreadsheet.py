@@ -40,7 +40,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from itertools import chain, islice
 from typing import Any
-from xml.etree.ElementTree import Element
+from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml import ElementTree as SafeET
 from python_calamine import CalamineError, CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
@@ -280,11 +280,11 @@ def _open_grids(data: bytes, *, source: str, fmt: str, sheet: str | None) -> lis
 
 
 def _xlsx_grids(data: bytes, source: str, sheet: str | None) -> list[_Grid]:
-    archive = _open_zip(data, source)
+    archive = open_zip(data, source)
     try:
-        sheet_parts = _sheet_parts(archive, source)
+        parts = sheet_parts(archive, source)
         workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, CalamineError) as exc:
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, CalamineError, ParseError) as exc:
         raise ImportFailed(f"not a valid XLSX file ({exc})", where=source) from None
     names = _worksheet_names(workbook, selected=sheet)
     if sheet is not None and sheet not in names:
@@ -292,10 +292,10 @@ def _xlsx_grids(data: bytes, source: str, sheet: str | None) -> list[_Grid]:
         raise ImportFailed(f"no sheet named {sheet!r} (sheets: {listed})", where=source)
     if not names:
         raise ImportFailed("the workbook has no worksheet", where=source)
-    return [_xlsx_grid(archive, workbook, name, sheet_parts.get(name), source) for name in names]
+    return [_xlsx_grid(archive, workbook, name, parts.get(name), source) for name in names]
 
 
-def _open_zip(data: bytes, source: str) -> zipfile.ZipFile:
+def open_zip(data: bytes, source: str) -> zipfile.ZipFile:
     if data[:4] != b"PK\x03\x04":
         raise ImportFailed("not a valid XLSX file (not a zip archive)", where=source)
     try:
@@ -319,7 +319,7 @@ def _open_zip(data: bytes, source: str) -> zipfile.ZipFile:
     return archive
 
 
-def _sheet_parts(archive: zipfile.ZipFile, source: str) -> dict[str, str]:
+def sheet_parts(archive: zipfile.ZipFile, source: str) -> dict[str, str]:
     """Sheet name -> zip entry of its XML, after refusing any XML part with a DOCTYPE."""
     for entry in archive.infolist():
         if entry.filename.lower().endswith((".xml", ".rels", ".vml")):
@@ -407,7 +407,7 @@ def _xlsx_grid(archive: zipfile.ZipFile, workbook: CalamineWorkbook, name: str, 
     gaps: set[tuple[int, int]] = set()
     if part is not None and part in archive.namelist():
         xml = archive.read(part)
-        _check_extent(xml, where)
+        check_extent(xml, where)
         gaps = _formula_gaps(xml, where)
     try:
         sheet = workbook.get_sheet_by_name(name)
@@ -420,7 +420,7 @@ def _xlsx_grid(archive: zipfile.ZipFile, workbook: CalamineWorkbook, name: str, 
     return _Grid(where, name, sheet.iter_rows(), end[0] + 1, start[1], list(merged), gaps)
 
 
-def _check_extent(xml: bytes, where: str) -> None:
+def check_extent(xml: bytes, where: str) -> None:
     """Refuse a sheet too large for memory, measured from its cell references."""
     rows = _ROW_REF_RE.findall(xml)
     last_row = max(map(int, set(rows))) if rows else 0
@@ -516,7 +516,7 @@ def _find_schedules(
 def _layout(grid: _Grid, *, mapping: dict[str, str] | None, header_row: int | None) -> _Layout | Problem:
     head = grid.read_head()
     mapping = mapping or {}
-    wanted_texts = {_normalise(value): name for name, value in mapping.items() if value and not _is_letters(value)}
+    wanted_texts = {normalise(value): name for name, value in mapping.items() if value and not _is_letters(value)}
     if header_row is None:
         header_row = _detect_header_row(head, grid.first_column, wanted_texts)
         if header_row is None:
@@ -543,7 +543,7 @@ def _detect_header_row(head: list[Sequence[Any]], first_column: int, wanted_text
         found = set()
         for value in row:
             if isinstance(value, str) and value.strip():
-                normal = _normalise(value)
+                normal = normalise(value)
                 name = wanted_texts.get(normal) or _classify_normal(normal)
                 if name:
                     found.add(name)
@@ -572,15 +572,15 @@ def _first_column_per_field(headers: dict[int, str]) -> dict[str, int]:
 
 
 def _resolve_column(value: str, headers: dict[int, str]) -> int | None:
-    wanted = _normalise(value)
+    wanted = normalise(value)
     for column, text in headers.items():
-        if _normalise(text) == wanted:
+        if normalise(text) == wanted:
             return column
     return _column_index(value) if _is_letters(value) else None
 
 
 def _classify(text: str) -> str | None:
-    return _classify_normal(_normalise(text)) if len(text) <= 80 else None
+    return _classify_normal(normalise(text)) if len(text) <= 80 else None
 
 
 def _classify_normal(normal: str) -> str | None:
@@ -593,7 +593,7 @@ def _classify_normal(normal: str) -> str | None:
     return None
 
 
-def _normalise(text: str) -> str:
+def normalise(text: str) -> str:
     text = text.replace("°", "o").replace("º", "o").replace("€", " ")
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
     return " ".join(re.sub(r"[^a-z0-9]+", " ", text).split())

@@ -114,7 +114,8 @@ def check_deadline(
 
 
 def default_deadline(tender: Tender) -> dt.datetime:
-    """Before the questions cut-off when there is room, else the tender deadline less the margin; at noon."""
+    """Before the questions cut-off when there is room, else the tender deadline less the margin; at noon
+    (the noon before), at least a day from now."""
     now = timezone.now()
     if tender.tender_deadline is None:
         proposed = now + dt.timedelta(days=7)
@@ -124,9 +125,13 @@ def default_deadline(tender: Tender) -> dt.datetime:
             before_questions = tender.questions_deadline - dt.timedelta(days=1)
             if before_questions - now >= dt.timedelta(days=3):
                 proposed = min(proposed, before_questions)
-    proposed = max(proposed, now + dt.timedelta(days=1))
-    local = timezone.localtime(proposed).replace(hour=12, minute=0, second=0, microsecond=0)
-    return local if local > now else proposed
+    earliest = now + dt.timedelta(days=1)
+    proposed = max(proposed, earliest)
+    # Noon on or before the proposed time: rounding up would eat into the margin or pass the questions cut-off.
+    noon = timezone.localtime(proposed).replace(hour=12, minute=0, second=0, microsecond=0)
+    if noon > proposed:
+        noon -= dt.timedelta(days=1)
+    return noon if noon >= earliest else proposed
 
 
 # --- Moves -------------------------------------------------------------------------------------------------
@@ -175,8 +180,9 @@ def _locked_invitation(invitation_id: int) -> tuple[WorkPackage, Invitation]:
     if package_id is None:
         raise InvitationRefused(_("Cette invitation n'existe pas."))
     package = _lock_package(package_id)
-    invitation = Invitation.objects.select_for_update().select_related("firm", "tender").get(pk=invitation_id)
-    return package, invitation
+    # of=self: locking the joined tender and firm rows too would queue every answer of the tender on one row.
+    invitations = Invitation.objects.select_for_update(of=("self",)).select_related("firm", "tender")
+    return package, invitations.get(pk=invitation_id)
 
 
 def _may_answer(actor: Any, invitation: Invitation) -> None:
@@ -245,12 +251,14 @@ def accept_invitation(
     """
     package, invitation = _locked_invitation(invitation_id)
     _may_answer(actor, invitation)
-    _check_version(invitation, version)
+    # Before the version check: the loser of a race finds its invitation superseded (so changed) and must be
+    # told why, not asked to reload.
     if invitation.status in {InvitationStatus.SUPERSEDED} or (
         invitation.status in OPEN_STATUSES
         and Invitation.objects.filter(package=package, status=InvitationStatus.ACCEPTED).exists()
     ):
         raise InvitationRefused(_("Ce lot de travaux a déjà été attribué à une autre entreprise."))
+    _check_version(invitation, version)
     if invitation.status not in LIVE_STATUSES:
         raise InvitationRefused(
             _("Cette invitation est « %(status)s » : elle ne peut plus être acceptée.")
@@ -292,7 +300,7 @@ def accept_invitation(
         raise InvitationRefused(_("Ce lot de travaux a déjà été attribué à une autre entreprise.")) from None
     if not revising:
         for other in Invitation.objects.filter(package=package, status__in=OPEN_STATUSES).exclude(pk=invitation.pk):
-            _move(other, InvitationStatus.SUPERSEDED, actor=None, reason="accepted elsewhere")
+            _move(other, InvitationStatus.SUPERSEDED, actor=None)
             _after_commit("mail_firm", other.pk, "superseded")
         _after_commit("mail_bid_manager", invitation.pk, "accepted")
     return invitation
@@ -450,7 +458,7 @@ def send_invitations(
     Packages already accepted or awaiting an answer are left as they are. A deadline that breaks the
     rules refuses the whole sending; a short margin only warns.
     """
-    if tender.offer_frozen_at is not None:
+    if Tender.objects.filter(pk=tender.pk, offer_frozen_at__isnull=False).exists():
         raise InvitationRefused(_("L'offre du groupement est figée : plus aucune invitation ne peut partir."))
     wanted = WorkPackage.objects.select_for_update(of=("self",)).filter(tender=tender)
     if packages is not None:

@@ -17,7 +17,7 @@ from consortium.text import fold
 from partners.models import Skill
 
 from .. import splitting
-from ..models import Line, Lot, PackageBasis, PackageSkill, SplitRule, Tender, WorkPackage
+from ..models import LIVE_STATUSES, Invitation, Line, Lot, PackageBasis, PackageSkill, SplitRule, Tender, WorkPackage
 
 LINE_FIELDS = ("id", "lot_id", "position", "designation", "cpv", "section", "unit", "quantity", "unit_price")
 UPDATE_CHUNK = 900  # under every database's limit on query parameters
@@ -112,6 +112,7 @@ def split_tender(*, actor: Any, tender: Tender, lots: Sequence[Lot] | None = Non
         unrecognised_name=_("Lignes non reconnues"),
     )
     old_ids = list(WorkPackage.objects.filter(lot_id__in=lot_ids).values_list("id", flat=True))
+    _refuse_if_invited(old_ids)
     packages = WorkPackage.objects.bulk_create(
         (
             WorkPackage(
@@ -213,6 +214,23 @@ def _locked(tender_id: int, package_ids: Iterable[int]) -> list[WorkPackage]:
     return packages
 
 
+def _refuse_if_invited(package_ids: Iterable[int | None]) -> None:
+    """Lines of a package already offered to a firm stay put: its prices are for exactly those lines."""
+    invited = (
+        Invitation.objects.filter(package_id__in=[pk for pk in package_ids if pk], status__in=LIVE_STATUSES)
+        .select_related("package")
+        .first()
+    )
+    if invited is not None:
+        raise PackageChangeRefused(
+            _(
+                "« %(package)s » est proposé à une entreprise (invitation %(status)s) : retirez l'invitation "
+                "avant de changer ses lignes."
+            )
+            % {"package": invited.package.name, "status": invited.get_status_display()}
+        )
+
+
 def _clean_name(name: str) -> str:
     cleaned = " ".join(name.split())
     if not cleaned:
@@ -290,6 +308,7 @@ def move_lines(
     rows = list(Line.objects.filter(tender=tender, pk__in=ids).values_list("id", "lot_id", "work_package_id"))
     if len(rows) != len(ids) or (source is not None and any(row[2] != source.pk for row in rows)):
         raise _stale()
+    _refuse_if_invited({target.pk, *(row[2] for row in rows)})
     elsewhere = sum(1 for row in rows if row[1] != target.lot_id)
     if elsewhere:
         raise PackageChangeRefused(
@@ -321,6 +340,7 @@ def merge_packages(*, actor: Any, tender: Tender, package_ids: Iterable[int], na
     if len(ids) < 2:
         raise PackageChangeRefused(_("Cochez au moins deux lots de travaux à fusionner."))
     packages = _locked(tender.pk, ids)
+    _refuse_if_invited(ids)
     if len({package.lot_id for package in packages}) > 1:
         raise PackageChangeRefused(_("Seuls des lots de travaux d'un même lot peuvent être fusionnés."))
     keep, others = packages[0], packages[1:]
@@ -349,6 +369,7 @@ def split_package(*, actor: Any, package: WorkPackage, line_ids: Iterable[int], 
     if not ids:
         raise PackageChangeRefused(_("Cochez au moins une ligne."))
     [package] = _locked(package.tender_id, [package.pk])
+    _refuse_if_invited([package.pk])
     if Line.objects.filter(work_package=package, pk__in=ids).count() != len(ids):
         raise _stale()
     if len(ids) >= Line.objects.filter(work_package=package).count():

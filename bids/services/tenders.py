@@ -8,12 +8,24 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 
 from consortium.services import record_event
 
 from ..importers import SCHEDULE_FORMATS
 from ..importers.base import CanonicalLine, CanonicalLot, CanonicalTender, ImportFailed, Problem
-from ..models import Buyer, ImportJob, Line, LineOrigin, Lot, LotGroup, NoticeVersion, Tender
+from ..models import (
+    LIVE_STATUSES,
+    Buyer,
+    ImportJob,
+    Invitation,
+    Line,
+    LineOrigin,
+    Lot,
+    LotGroup,
+    NoticeVersion,
+    Tender,
+)
 from .lines import LineRow, insert_lines
 
 QUANTITY_LIMIT = Decimal(10) ** 14  # Line.quantity and unit_price: 18 digits, 4 after the point
@@ -133,6 +145,7 @@ def _upsert_notice(
     lots = _upsert_lots(tender, canonical.lots, source=source)
     _replace_groups(tender, canonical, lots)
     _replace_buyers(tender, canonical)
+    _refuse_if_invited(Line.objects.filter(tender=tender, origin=LineOrigin.NOTICE), source=source)
     Line.objects.filter(tender=tender, origin=LineOrigin.NOTICE).delete()
     count = _write_lines(tender, canonical.lines, lots, origin=LineOrigin.NOTICE, source=source, fallback=None)
     NoticeVersion.objects.create(
@@ -279,9 +292,25 @@ def _attach_schedule(target: Tender, canonical: CanonicalTender, *, lot_choice: 
         if (lot := _find_lot(lots, key))
     }
     # Attaching a schedule again replaces the schedule lines of the lots it covers.
+    _refuse_if_invited(Line.objects.filter(lot_id__in=touched, origin=LineOrigin.SCHEDULE), source=source)
     Line.objects.filter(lot_id__in=touched, origin=LineOrigin.SCHEDULE).delete()
     count = _write_lines(tender, canonical.lines, lots, origin=LineOrigin.SCHEDULE, source=source, fallback=fallback)
     return SavedTender(tender, False, count)
+
+
+def _refuse_if_invited(lines: QuerySet[Line], *, source: str) -> None:
+    """Lines already offered to a firm, maybe priced by it, are not replaced behind its back."""
+    invited = (
+        Invitation.objects.filter(status__in=LIVE_STATUSES, package_id__in=lines.values("work_package_id"))
+        .select_related("package")
+        .first()
+    )
+    if invited is not None:
+        raise ImportFailed(
+            f"work package {invited.package.name!r} is offered to a partner firm (invitation {invited.status}): "
+            "withdraw its invitations before replacing its lines",
+            where=source,
+        )
 
 
 def _find_lot(lots: dict[str, Lot], reference: str) -> Lot | None:

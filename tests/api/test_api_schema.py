@@ -38,7 +38,24 @@ def test_schema_generates_without_warnings_and_validates(tmp_path: Path) -> None
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(target))
     schema = yaml.safe_load(target.read_text(encoding="utf-8"))
     assert set(schema["paths"]) == _documented_paths()
-    assert len(_documented_paths()) == 8
+    assert len(_documented_paths()) == 12
+    assert {
+        "/api/invitations/",
+        "/api/invitations/{id}/",
+        "/api/invitations/{id}/accept/",
+        "/api/invitations/{id}/decline/",
+    } <= set(schema["paths"])
+    invitation_parameters = {item["name"] for item in schema["paths"]["/api/invitations/"]["get"]["parameters"]}
+    assert invitation_parameters == {"status", "tender", "page"}
+    accept = schema["paths"]["/api/invitations/{id}/accept/"]["post"]
+    assert set(accept["responses"]) == {"200", "400", "409"}
+    body = schema["components"]["schemas"]["InvitationAccept"]
+    assert set(body["properties"]) == {"version", "prices", "note", "team"}
+    assert set(body["required"]) == {"version", "prices"}
+    decline = schema["components"]["schemas"]["InvitationDecline"]
+    assert set(decline["required"]) == {"version", "reason"}
+    line = schema["components"]["schemas"]["InvitationLine"]["properties"]
+    assert set(line) == {"line", "number", "code", "designation", "unit", "quantity", "unit_price", "amount"}
     assert set(schema["paths"]["/api/firms/{id}/"]) == {"get", "patch"}
     parameters = {item["name"] for item in schema["paths"]["/api/firms/"]["get"]["parameters"]}
     assert parameters == {"q", "region", "skill", "min_level", "page"}

@@ -392,3 +392,10 @@ def test_unknown_mapping_field_and_unknown_sheet() -> None:
     data = simple_bpu(["1", "Support", "jour", 1, 5])
     assert "unknown mapping field(s) price" in failure(data, mapping={"price": "E"})
     assert "no sheet named 'Lot 9' (sheets: 'BPU')" in failure(data, sheet="Lot 9")
+
+
+def test_malformed_workbook_part_is_a_clear_error_not_a_crash() -> None:
+    data = patched(
+        simple_bpu(["1", "Support", "jour", 2, 100, 200]), {"xl/workbook.xml": lambda _: b"<workbook><sheets"}
+    )
+    assert "not a valid XLSX file" in failure(data)

@@ -58,7 +58,11 @@ def build_market(*, partner_a: Any, partner_b: Any, days_to_deadline: int = 30) 
     )
     tender.buyers.create(name="Ville de Rouen", country="FRA", nuts="FRD22")
     lot = Lot.objects.create(
-        tender=tender, source_id="LOT-1", title="Support", main_cpv="72267000", currency="EUR",
+        tender=tender,
+        source_id="LOT-1",
+        title="Support",
+        main_cpv="72267000",
+        currency="EUR",
         estimated_value=Decimal("50000"),
     )
     firm_a = PartnerFirm.objects.get(name="Firm A")
@@ -70,14 +74,22 @@ def build_market(*, partner_a: Any, partner_b: Any, days_to_deadline: int = 30) 
         user.save(update_fields=["email"])
     market = Market(tender=tender, lot=lot, firms={"A": firm_a, "B": firm_b, "C": firm_c}, packages={})
     specs = {
-        "PostgreSQL": [("PG-1", "Support PostgreSQL niveau 3", "jour", "10"), ("PG-2", "Montée de version", "u", "2"),
-                       ("PG-3", "Audit de performance", "forfait", "1")],
+        "PostgreSQL": [
+            ("PG-1", "Support PostgreSQL niveau 3", "jour", "10"),
+            ("PG-2", "Montée de version", "u", "2"),
+            ("PG-3", "Audit de performance", "forfait", "1"),
+        ],
         "Nginx": [("NG-1", "Support Nginx", "jour", "5"), ("NG-2", "Astreinte Nginx", "mois", None)],
     }
     position = 0
     for index, (name, rows) in enumerate(specs.items()):
         package = WorkPackage.objects.create(
-            tender=tender, lot=lot, position=index, name=name, basis="skill", line_count=len(rows),
+            tender=tender,
+            lot=lot,
+            position=index,
+            name=name,
+            basis="skill",
+            line_count=len(rows),
             estimated_value=Decimal("10000") if name == "PostgreSQL" else Decimal("3000"),
         )
         market.packages[name] = package
@@ -86,8 +98,14 @@ def build_market(*, partner_a: Any, partner_b: Any, days_to_deadline: int = 30) 
             position += 1
             market.lines[name].append(
                 Line.objects.create(
-                    tender=tender, lot=lot, position=position, origin="schedule", code=code,
-                    designation=designation, unit=unit, quantity=Decimal(quantity) if quantity else None,
+                    tender=tender,
+                    lot=lot,
+                    position=position,
+                    origin="schedule",
+                    code=code,
+                    designation=designation,
+                    unit=unit,
+                    quantity=Decimal(quantity) if quantity else None,
                     work_package=package,
                 )
             )
@@ -101,7 +119,11 @@ def build_market(*, partner_a: Any, partner_b: Any, days_to_deadline: int = 30) 
         )
         for rank, key in enumerate(ranking, start=1):
             MatchCandidate.objects.create(
-                run=run, package=package, firm=market.firms[key], rank=rank, score=Decimal(90 - rank),
+                run=run,
+                package=package,
+                firm=market.firms[key],
+                rank=rank,
+                score=Decimal(90 - rank),
                 days_needed=Decimal(5),
             )
     return market
@@ -113,4 +135,6 @@ def market(partner_a: Any, partner_b: Any) -> Market:
 
 
 def invitation_of(market: Market, package: str, firm: str) -> Invitation:
-    return Invitation.objects.get(package=market.packages[package], firm=market.firms[firm], status__in=["sent", "viewed", "accepted"])
+    return Invitation.objects.get(
+        package=market.packages[package], firm=market.firms[firm], status__in=["sent", "viewed", "accepted"]
+    )

@@ -10,7 +10,7 @@ from bids.demo import load_demo
 class Command(BaseCommand):
     help = (
         "Load the demo: CPV and skills catalogues, a network of partner firms, demo accounts, real notices, "
-        "a priced schedule split into work packages and matched (idempotent)."
+        "a priced schedule split into work packages, matched, and offered to partner firms (idempotent)."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -18,5 +18,6 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Demo loaded: {counts['cpv']} CPV codes, {counts['skills']} skills, {counts['firms']} partner firms, "
             f"{counts['tenders']} tenders, {counts['schedule_lines']} priced lines in the demo schedule, "
-            f"split into {counts['packages']} work packages ({counts['assigned']} assigned)."
+            f"split into {counts['packages']} work packages ({counts.get('assigned', 'already')} assigned), "
+            f"{counts['invitations']} invitations to partner firms."
         )

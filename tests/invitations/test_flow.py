@@ -8,8 +8,14 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from bids.models import InvitationStatus
-from bids.services.invitations import accept_invitation, decline_invitation, default_deadline, send_invitations
+from bids.models import Invitation, InvitationStatus
+from bids.services.invitations import (
+    accept_invitation,
+    decline_invitation,
+    default_deadline,
+    invite_firm,
+    send_invitations,
+)
 
 from .conftest import Market, invitation_of
 
@@ -39,3 +45,20 @@ def test_send_accept_decline_fallback(
     assert nxt.status == InvitationStatus.SENT
     assert nxt.deadline >= timezone.now() + dt.timedelta(hours=24)
     assert "claire@firm-c.test" in [m.to[0] for m in mail.outbox]
+
+
+def test_decline_while_another_firm_is_still_asked_invites_nobody_and_says_so(
+    market: Market, bid_manager: Any, partner_a: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    bid_manager.email = "chargee@guichet.test"
+    bid_manager.save(update_fields=["email"])
+    deadline = default_deadline(market.tender)
+    send_invitations(actor=bid_manager, tender=market.tender, deadline=deadline)
+    invite_firm(actor=bid_manager, package=market.packages["PostgreSQL"], firm=market.firms["B"], deadline=deadline)
+    pg_a = invitation_of(market, "PostgreSQL", "A")
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        decline_invitation(actor=partner_a, invitation_id=pg_a.pk, reason="Indisponible", version=pg_a.version)
+    assert not Invitation.objects.filter(package=market.packages["PostgreSQL"], firm=market.firms["C"]).exists()
+    [to_manager] = [m for m in mail.outbox if m.to == ["chargee@guichet.test"]]
+    assert "Une autre invitation est encore en cours" in to_manager.body
