@@ -13,7 +13,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -97,7 +97,7 @@ def _detail_context(
         if typed is not None:
             row["typed"] = typed.get(line_id, "")
         else:
-            row["typed"] = "" if row["unit_price"] is None else f"{row['unit_price']:.2f}"
+            row["typed"] = "" if row["unit_price"] is None else formats.number_format(row["unit_price"], 2)
     history = (
         reads.with_context(reads.invitations_for(user))
         .filter(package_id=invitation.package_id)

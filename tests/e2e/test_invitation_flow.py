@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from bids.models import Invitation, InvitationStatus
 from tests.conftest import PASSWORD, make_user
-from tests.e2e.conftest import Shot, log_in
+from tests.e2e.conftest import ARTIFACTS, Shot, log_in
 from tests.invitations.conftest import Market, build_market
 
 pytestmark = pytest.mark.e2e
@@ -73,6 +73,7 @@ def test_invite_accept_decline_and_follow_on_the_dashboard(
     expect(alice.locator("h1 .status")).to_have_text("acceptée")
     # 10 x 650 + 2 x 1200.50 + 1 x 4800 = 13,701.00
     expect(alice.locator("main")).to_contain_text("13\u202f701,00")
+    alice.screenshot(path=str(ARTIFACTS / "invitation-accepted-by-partner.png"), full_page=True)
     accepted = Invitation.objects.get(package=market.packages["PostgreSQL"], status=InvitationStatus.ACCEPTED)
     assert accepted.total == Decimal("13701.00")
 

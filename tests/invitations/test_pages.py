@@ -136,7 +136,7 @@ def test_accept_through_the_form_saves_prices_and_shows_the_total(sent: Market, 
     body = page(response)
     assert money(Decimal("10705.25"), "EUR") in body
     assert "Prix enregistrés" in body and "acceptée" in body
-    assert 'value="1000.50"' in body  # the revision form starts from the saved prices
+    assert 'value="1000,50"' in body  # the revision form starts from the saved prices
 
 
 def test_revising_keeps_one_price_per_line(sent: Market, partner_a: Any) -> None:
