@@ -11,7 +11,6 @@ closed, past its deadline, offer frozen). Nothing is saved in either case.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -21,19 +20,25 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
-from rest_framework.exceptions import ParseError, PermissionDenied
-from rest_framework.parsers import JSONParser
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from consortium.api_parsers import BoundedJSONParser
 from consortium.roles import user_role
-from partners.selectors import FIRM_WRITERS, firms_for
 
 from .api import FirmRefSerializer, LotRefSerializer, PackageSkillSerializer
 from .models import QUANTITY, Invitation, InvitationStatus, PackageSkill
 from .prices import PriceEntry
-from .selectors.invitations import INVITATION_READERS, invitation_lines, invitations_for, with_context
+from .selectors.invitations import (
+    INVITATION_ANSWERERS,
+    INVITATION_READERS,
+    can_answer,
+    invitation_lines,
+    invitations_for,
+    with_context,
+)
 from .services.invitations import InvitationRefused, accept_invitation, decline_invitation
 
 MAX_BODY_BYTES = 2 * 1024 * 1024  # a package of several thousand priced lines, with room to spare
@@ -43,25 +48,8 @@ MAX_ID = 2**63 - 1
 MAX_TEXT = 10_000
 
 
-class DecimalJSONParser(JSONParser):
-    """JSON with every number read as a Decimal; no NaN or Infinity; bounded size and depth (a 400, not a 500)."""
-
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        context = parser_context or {}
-        body = stream.read(MAX_BODY_BYTES + 1)
-        if len(body) > MAX_BODY_BYTES:
-            raise ParseError(_("Corps de requête trop volumineux (%(max)d octets au plus).") % {"max": MAX_BODY_BYTES})
-        try:
-            text = body.decode(context.get("encoding") or "utf-8")
-            return json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
-        except RecursionError as error:
-            raise ParseError(_("JSON trop profondément imbriqué.")) from error
-        except (LookupError, ValueError) as error:  # unknown charset, bad bytes, bad JSON, a 5,000-digit integer
-            raise ParseError(_("JSON illisible : %(error)s") % {"error": str(error)[:200]}) from error
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(_("%(name)s n'est pas un nombre accepté") % {"name": name})
+class InvitationJSONParser(BoundedJSONParser):
+    max_bytes = MAX_BODY_BYTES
 
 
 # --- Permissions ---------------------------------------------------------------------------------------------
@@ -71,7 +59,7 @@ class InvitationAccess(BasePermission):
     """Reading: staff and partner users. Answering: roles that may edit a firm. Which invitations: in the view."""
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        roles = INVITATION_READERS if request.method in SAFE_METHODS else FIRM_WRITERS
+        roles = INVITATION_READERS if request.method in SAFE_METHODS else INVITATION_ANSWERERS
         return user_role(request.user) in roles
 
 
@@ -172,7 +160,7 @@ class UnitPriceField(serializers.Field):
     }
 
     def to_internal_value(self, data: Any) -> Any:
-        # Floats never come out of DecimalJSONParser; refusing them keeps a rounded binary value out.
+        # Floats never come out of the JSON parser; refusing them keeps a rounded binary value out.
         if isinstance(data, bool) or not isinstance(data, (str, int, Decimal)):
             self.fail("invalid")
         if len(str(data)) > MAX_PRICE_CHARS:
@@ -243,7 +231,7 @@ class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     """Invitations: staff see all of them, a partner user only its firm's; one out of reach is a 404."""
 
     permission_classes = [InvitationAccess]
-    parser_classes = [DecimalJSONParser]
+    parser_classes = [InvitationJSONParser]
     serializer_class = InvitationSerializer
     queryset = Invitation.objects.none()  # replaced per request by get_queryset(); here for the schema
 
@@ -259,7 +247,7 @@ class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     def _answerable(self) -> Invitation:
         """The invitation if the caller sees it (else 404) and may answer for its firm (else 403)."""
         invitation = self.get_object()
-        if not firms_for(self.request.user, action="change").filter(pk=invitation.firm_id).exists():
+        if not can_answer(self.request.user, invitation):
             raise PermissionDenied(_("Vous ne pouvez pas répondre pour cette entreprise."))
         return invitation
 

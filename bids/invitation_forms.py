@@ -169,13 +169,3 @@ class InviteFirmForm(forms.Form):
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["firm"].queryset = firms_for(user)  # type: ignore[attr-defined]
-
-
-def form_errors(form: forms.Form) -> list[str]:
-    """Every error of a bound form, each once, in the order of the fields."""
-    seen: list[str] = []
-    for errors in form.errors.values():
-        for error in errors:
-            if str(error) not in seen:
-                seen.append(str(error))
-    return seen

@@ -17,9 +17,9 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from consortium.forms import form_errors
 from consortium.roles import STAFF_ROLES, Role, role_required, user_role
 from consortium.templatetags.guichet import money
-from partners.selectors import firms_for
 
 from . import selectors
 from .invitation_forms import (
@@ -32,7 +32,6 @@ from .invitation_forms import (
     UploadForm,
     WithdrawForm,
     deadline_input,
-    form_errors,
     price_entries,
     typed_prices,
 )
@@ -53,9 +52,6 @@ from .services.invitations import (
 )
 
 SENDERS = (Role.BID_MANAGER,)  # role_required lets admins through as well
-# Who may post an answer: the firm's users, and the bid manager answering on a firm's behalf (the service checks
-# the firm); finance reads only.
-ANSWERERS = (Role.PARTNER, Role.BID_MANAGER)
 DEADLINE_WARNING = dt.timedelta(hours=48)
 PER_PAGE = 50
 
@@ -77,10 +73,6 @@ def _refused(request: HttpRequest, error: InvitationRefused) -> None:
             messages.error(request, detail)
 
 
-def _may_answer(user: Any, invitation: Invitation) -> bool:
-    return firms_for(user, action="change").filter(pk=invitation.firm_id).exists()
-
-
 def _detail_context(
     request: HttpRequest, invitation: Invitation, *, typed: dict[int, str] | None = None
 ) -> dict[str, Any]:
@@ -89,7 +81,7 @@ def _detail_context(
     is_staff = user_role(user) in STAFF_ROLES
     frozen = invitation.tender.offer_frozen_at is not None
     past = invitation.deadline <= now
-    may_answer = _may_answer(user, invitation)
+    may_answer = reads.can_answer(user, invitation)
     revising = invitation.status == InvitationStatus.ACCEPTED
     rows = reads.invitation_lines(invitation)
     for row in rows:
@@ -166,7 +158,7 @@ def invitation_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@role_required(*ANSWERERS)
+@role_required(*reads.INVITATION_ANSWERERS)
 def invitation_accept(request: HttpRequest, pk: int) -> HttpResponse:
     invitation = _invitation(request, pk)
     lines = priced_lines(invitation.package)
@@ -200,7 +192,7 @@ def _answered_message(invitation: Invitation) -> str:
 
 
 @require_POST
-@role_required(*ANSWERERS)
+@role_required(*reads.INVITATION_ANSWERERS)
 def invitation_decline(request: HttpRequest, pk: int) -> HttpResponse:
     invitation = _invitation(request, pk)
     form = DeclineForm(request.POST)
@@ -236,7 +228,7 @@ def invitation_sheet(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@role_required(*ANSWERERS)
+@role_required(*reads.INVITATION_ANSWERERS)
 def invitation_upload(request: HttpRequest, pk: int) -> HttpResponse:
     invitation = _invitation(request, pk)
     form = UploadForm(request.POST, request.FILES)
@@ -305,7 +297,7 @@ def invitation_dashboard(request: HttpRequest, pk: int) -> HttpResponse:
     form = DashboardFilterForm(request.GET or None)
     filters = form.filters() if form.is_bound else {"lot": "", "status": "", "over_estimate": False}
     all_rows = reads.dashboard_rows(tender)
-    rows = reads.dashboard_rows(tender, **filters) if any(filters.values()) else all_rows
+    rows = reads.filter_rows(all_rows, **filters)
     lots = list({row["lot"].pk: row["lot"] for row in all_rows}.values())
     can_send = reads.can_send_invitations(request.user)
     totals = reads.tender_totals(tender)

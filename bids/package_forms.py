@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from consortium.forms import form_errors as errors_of
 from consortium.text import fold
 from partners.models import Skill
 
@@ -149,8 +150,4 @@ class RequirementsForm(forms.Form):
 
 def form_errors(form: forms.Form) -> str:
     """Every error of a bound form on one line, each naming its field."""
-    parts: list[str] = []
-    for name, errors in form.errors.items():
-        label = form.fields[name].label if name in form.fields else ""
-        parts.extend(f"{label} : {error}" if label else str(error) for error in errors)
-    return " ".join(parts)
+    return " ".join(errors_of(form))

@@ -14,12 +14,12 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, viewsets
-from rest_framework.exceptions import ParseError, PermissionDenied
-from rest_framework.parsers import JSONParser
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from consortium.api_parsers import BoundedJSONParser
 from consortium.regions import Region, region_code
 from consortium.roles import user_role
 
@@ -43,18 +43,8 @@ MAX_ID_DIGITS = 18  # beyond, no row can match and some databases refuse the num
 MAX_BODY_BYTES = 64 * 1024  # a firm's contact details fit many times over
 
 
-class BoundedJSONParser(JSONParser):
-    """JSON bodies of a bounded size and depth: too big or too deeply nested is a 400, not a 500."""
-
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        request = (parser_context or {}).get("request")
-        length = request.META.get("CONTENT_LENGTH") if request is not None else None
-        if length and str(length).isdecimal() and int(length) > MAX_BODY_BYTES:
-            raise ParseError(_("Corps de requête trop volumineux (%(max)d octets au plus).") % {"max": MAX_BODY_BYTES})
-        try:
-            return super().parse(stream, media_type, parser_context)
-        except RecursionError as error:
-            raise ParseError(_("JSON trop profondément imbriqué.")) from error
+class FirmJSONParser(BoundedJSONParser):
+    max_bytes = MAX_BODY_BYTES
 
 
 # --- Permissions ---------------------------------------------------------------------------------------------
@@ -279,7 +269,7 @@ class FirmViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     """Partner firms: staff see all of them, a partner user only its own; a firm out of reach is a 404."""
 
     permission_classes = [FirmAccess]
-    parser_classes = [BoundedJSONParser]
+    parser_classes = [FirmJSONParser]
     serializer_class = FirmSerializer
     queryset = PartnerFirm.objects.none()  # replaced per request by get_queryset(); here for the schema
 

@@ -6,7 +6,7 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils.translation import gettext_lazy as _
 
 from consortium.money import round_money
@@ -18,6 +18,8 @@ from ..prices import line_amount
 
 INVITATION_SENDERS = frozenset({Role.BID_MANAGER, Role.ADMIN})
 INVITATION_READERS = STAFF_ROLES | {Role.PARTNER}
+# The firm's own users, and a bid manager answering on a firm's behalf; finance reads only.
+INVITATION_ANSWERERS = frozenset({Role.PARTNER, Role.BID_MANAGER, Role.ADMIN})
 NOT_SENT = "not_sent"
 STATUS_COLOURS = {
     NOT_SENT: "#b7bec8",
@@ -109,7 +111,7 @@ def dashboard_rows(
     by_package: dict[int, list[Invitation]] = defaultdict(list)
     for invitation in Invitation.objects.filter(tender=tender).select_related("firm"):
         by_package[invitation.package_id].append(invitation)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for package in packages:
         history = by_package.get(package.pk, [])
         current = _current(history)
@@ -131,6 +133,13 @@ def dashboard_rows(
                 "gap": gap,
             }
         )
+    return filter_rows(rows, lot=lot, status=status, over_estimate=over_estimate)
+
+
+def filter_rows(
+    rows: list[dict[str, Any]], *, lot: str = "", status: str = "", over_estimate: bool = False
+) -> list[dict[str, Any]]:
+    """The dashboard's filters, applied to rows already read (the chart keeps showing the whole tender)."""
     if lot:
         rows = [row for row in rows if str(row["lot"].pk) == lot]
     if status:
@@ -169,10 +178,17 @@ def is_ready_for_assembly(tender: Tender) -> bool:
 
 
 def tender_totals(tender: Tender) -> dict[str, Any]:
-    accepted = Invitation.objects.filter(tender=tender, status=InvitationStatus.ACCEPTED)
-    total = sum((i.total for i in accepted if i.total is not None), Decimal(0))
-    return {
-        "accepted_total": total,
-        "accepted_count": accepted.count(),
-        "live_count": Invitation.objects.filter(tender=tender, status__in=LIVE_STATUSES).count(),
-    }
+    counts = Invitation.objects.filter(tender=tender).aggregate(
+        accepted_total=Sum("total", filter=Q(status=InvitationStatus.ACCEPTED), default=Decimal(0)),
+        accepted_count=Count("pk", filter=Q(status=InvitationStatus.ACCEPTED)),
+        live_count=Count("pk", filter=Q(status__in=LIVE_STATUSES)),
+    )
+    return dict(counts)
+
+
+def can_answer(user: Any, invitation: Invitation) -> bool:
+    """Whether `user` may answer for the invitation's firm: its own users, or the guichet's firm editors."""
+    return (
+        user_role(user) in INVITATION_ANSWERERS
+        and firms_for(user, action="change").filter(pk=invitation.firm_id).exists()
+    )

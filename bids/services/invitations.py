@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -32,15 +32,15 @@ from ..models import (
     InvitationPrice,
     InvitationSource,
     InvitationStatus,
-    JobStatus,
     Line,
     MatchCandidate,
-    MatchRun,
     Tender,
     TenderExclusion,
     WorkPackage,
 )
 from ..prices import PricedLine, PriceEntry, check_prices, total_of
+from ..selectors.invitations import can_answer
+from ..selectors.matching import latest_result
 
 logger = logging.getLogger(__name__)
 
@@ -186,7 +186,7 @@ def _locked_invitation(invitation_id: int) -> tuple[WorkPackage, Invitation]:
 
 
 def _may_answer(actor: Any, invitation: Invitation) -> None:
-    if not firms_for(actor, action="change").filter(pk=invitation.firm_id).exists():
+    if not can_answer(actor, invitation):
         raise InvitationRefused(_("Vous ne pouvez pas répondre pour cette entreprise."))
 
 
@@ -344,33 +344,40 @@ def withdraw_invitation(*, actor: Any, invitation_id: int, invite_successor: boo
 # --- Sending, and who comes next ---------------------------------------------------------------------------
 
 
-def candidate_chain(package: WorkPackage) -> list[tuple[PartnerFirm, str, int | None]]:
-    """Who to ask, in order: the assigned firm, its backup, then the ranked candidates of the latest match."""
-    chain: list[tuple[PartnerFirm, str, int | None]] = []
-    assignment = Assignment.objects.filter(package=package).select_related("lead", "backup").first()
-    if assignment is not None:
+Chain = list[tuple[PartnerFirm, str, int | None]]
+
+
+def candidate_chains(tender: Tender, packages: Sequence[WorkPackage]) -> dict[int, Chain]:
+    """Who to ask for each package, in order: the assigned firm, its backup, then the ranked candidates of the
+    latest match; firms excluded from the tender or already asked for the package are left out.
+
+    Five queries for any number of packages.
+    """
+    ids = [package.pk for package in packages]
+    proposed: dict[int, Chain] = {pk: [] for pk in ids}
+    for assignment in Assignment.objects.filter(package_id__in=ids).select_related("lead", "backup"):
         if assignment.lead is not None:
-            chain.append((assignment.lead, InvitationSource.LEAD, None))
+            proposed[assignment.package_id].append((assignment.lead, InvitationSource.LEAD, None))
         if assignment.backup is not None:
-            chain.append((assignment.backup, InvitationSource.BACKUP, None))
-    run = (
-        MatchRun.objects.filter(tender_id=package.tender_id, status=JobStatus.SUCCEEDED)
-        .order_by("-created_at", "-id")
-        .first()
-    )
+            proposed[assignment.package_id].append((assignment.backup, InvitationSource.BACKUP, None))
+    run = latest_result(tender)
     if run is not None:
-        for candidate in MatchCandidate.objects.filter(run=run, package=package).select_related("firm"):
-            chain.append((candidate.firm, InvitationSource.CANDIDATE, candidate.rank))
-    excluded = set(TenderExclusion.objects.filter(tender_id=package.tender_id).values_list("firm_id", flat=True))
-    asked = set(Invitation.objects.filter(package=package).values_list("firm_id", flat=True))
-    seen: set[int] = set()
-    result = []
-    for firm, source, rank in chain:
-        if firm.pk in seen or firm.pk in excluded or firm.pk in asked:
-            continue
-        seen.add(firm.pk)
-        result.append((firm, source, rank))
-    return result
+        candidates = MatchCandidate.objects.filter(run=run, package_id__in=ids).select_related("firm")
+        for candidate in candidates.order_by("package_id", "rank"):
+            proposed[candidate.package_id].append((candidate.firm, InvitationSource.CANDIDATE, candidate.rank))
+    excluded = set(TenderExclusion.objects.filter(tender=tender).values_list("firm_id", flat=True))
+    asked: dict[int, set[int]] = defaultdict(set)
+    for package_id, firm_id in Invitation.objects.filter(package_id__in=ids).values_list("package_id", "firm_id"):
+        asked[package_id].add(firm_id)
+    chains: dict[int, Chain] = {}
+    for package_id, chain in proposed.items():
+        left_out = excluded | asked[package_id]
+        chains[package_id] = []
+        for firm, source, rank in chain:
+            if firm.pk not in left_out:
+                left_out.add(firm.pk)
+                chains[package_id].append((firm, source, rank))
+    return chains
 
 
 def _create(
@@ -426,7 +433,7 @@ def invite_next(*, actor: Any, package: WorkPackage, after: Invitation) -> Invit
         return None
     if package.tender.offer_frozen_at is not None:
         return None
-    chain = candidate_chain(package)
+    chain = candidate_chains(package.tender, [package])[package.pk]
     deadline = _successor_deadline(package, after)
     if not chain or deadline is None:
         record_event(
@@ -479,11 +486,12 @@ def send_invitations(
     live = set(
         Invitation.objects.filter(package__in=chosen, status__in=LIVE_STATUSES).values_list("package_id", flat=True)
     )
+    chains = candidate_chains(tender, [package for package in chosen if package.pk not in live])
     for package in chosen:
         if package.pk in live:
             summary.skipped.append(_("%(package)s : déjà envoyée ou acceptée") % {"package": package.name})
             continue
-        chain = candidate_chain(package)
+        chain = chains[package.pk]
         if not chain:
             summary.skipped.append(
                 _("%(package)s : aucune entreprise à inviter (lancez le rapprochement)") % {"package": package.name}
@@ -577,7 +585,3 @@ def _after_commit(task_name: str, *args: Any) -> None:
             logger.exception("could not queue %s%s", task_name, args)
 
     transaction.on_commit(enqueue)
-
-
-def answered_prices(invitation: Invitation) -> Mapping[int, Decimal]:
-    return dict(InvitationPrice.objects.filter(invitation=invitation).values_list("line_id", "unit_price"))
