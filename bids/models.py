@@ -150,6 +150,7 @@ class Line(models.Model):
     cpv = models.CharField(_("CPV"), max_length=8, blank=True)
     section = models.CharField(_("rubrique"), max_length=500, blank=True)
     source_row = models.PositiveIntegerField(_("ligne source"), null=True, blank=True)
+    source_sheet = models.CharField(_("feuille source"), max_length=100, blank=True)
     work_package = models.ForeignKey(
         "WorkPackage", null=True, blank=True, on_delete=models.SET_NULL, related_name="lines", db_index=False
     )
@@ -552,3 +553,14 @@ class InvitationPrice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.line_id}: {self.unit_price}"
+
+
+# The group offer's models live in their own module; importing them here registers them with the app.
+from bids.offer_models import (  # noqa: E402,F401
+    GroupOffer,
+    OfferAllocation,
+    OfferDocument,
+    OfferLine,
+    OfferMember,
+    OfferVersion,
+)

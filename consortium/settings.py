@@ -218,3 +218,11 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# The group offer. The mandataire is the guichet itself; rates are percentages, applied per line.
+GUICHET_LEGAL_NAME = env_str("GUICHET_LEGAL_NAME", "Guichet Open Source (démonstration)")
+GUICHET_SIRET = env_str("GUICHET_SIRET", "")
+GUICHET_ADDRESS = env_str("GUICHET_ADDRESS", "")
+OFFER_FEE_RATE = env_str("OFFER_FEE_RATE", "8")
+OFFER_LEVY_RATE = env_str("OFFER_LEVY_RATE", "2")
+OFFER_VAT_RATE = env_str("OFFER_VAT_RATE", "20")
