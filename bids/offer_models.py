@@ -141,6 +141,9 @@ class OfferAllocation(models.Model):
         ordering = ["version", "package__lot__position", "package__position"]
         constraints = [models.UniqueConstraint(fields=["version", "package"], name="offerallocation_unique")]
 
+    def __str__(self) -> str:
+        return f"{self.package_id} -> {self.firm_id}"
+
 
 class OfferLine(models.Model):
     """A priced line of a frozen version: what the buyer pays, and how it splits, to the cent."""
@@ -171,6 +174,9 @@ class OfferLine(models.Model):
                 name="offerline_split_adds_up",
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.line_id}: {self.amount}"
 
 
 class OfferDocument(models.Model):

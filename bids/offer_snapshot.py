@@ -142,9 +142,7 @@ class OfferSnapshot:
             packages = [package for package in lot.packages if package.firm_id == firm_id]
             if packages:
                 mine = {firm_id: lot.firm_totals[firm_id]} if firm_id in lot.firm_totals else {}
-                lots.append(
-                    SnapshotLot(lot.id, lot.source_id, lot.title, lot.firm_totals[firm_id], packages, mine)
-                )
+                lots.append(SnapshotLot(lot.id, lot.source_id, lot.title, lot.firm_totals[firm_id], packages, mine))
         firm = self.firm(firm_id)
         return OfferSnapshot(
             **{

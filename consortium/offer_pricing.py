@@ -61,6 +61,10 @@ class PricedOffer:
     total: Totals  # the sum of the lots, to the cent
 
 
+class PricingRefused(Exception):
+    """A policy that can't be set (a frozen version, a rate out of range): the message says why."""
+
+
 class OfferPricing(Protocol):
     def policy(self, version_id: int) -> Policy: ...
 
