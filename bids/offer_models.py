@@ -6,14 +6,16 @@ stored, the documents with their SHA-256); a change means a new version.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from bids.models import QUANTITY, JobStatus, Line, Tender, WorkPackage
 
-MONEY = {"max_digits": 14, "decimal_places": 2}
-RATE = {"max_digits": 7, "decimal_places": 4}  # a percentage: 8.5000 means 8.5 %
+MONEY: dict[str, Any] = {"max_digits": 14, "decimal_places": 2}
+RATE: dict[str, Any] = {"max_digits": 7, "decimal_places": 4}  # a percentage: 8.5000 means 8.5 %
 
 
 class OfferStatus(models.TextChoices):
