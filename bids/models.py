@@ -150,7 +150,7 @@ class Line(models.Model):
     cpv = models.CharField(_("CPV"), max_length=8, blank=True)
     section = models.CharField(_("rubrique"), max_length=500, blank=True)
     source_row = models.PositiveIntegerField(_("ligne source"), null=True, blank=True)
-    source_sheet = models.CharField(_("feuille source"), max_length=100, blank=True)
+    source_sheet = models.CharField(_("feuille source"), max_length=100, blank=True, db_default="")
     work_package = models.ForeignKey(
         "WorkPackage", null=True, blank=True, on_delete=models.SET_NULL, related_name="lines", db_index=False
     )

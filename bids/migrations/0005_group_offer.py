@@ -18,7 +18,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='line',
             name='source_sheet',
-            field=models.CharField(blank=True, max_length=100, verbose_name='feuille source'),
+            field=models.CharField(blank=True, db_default='', max_length=100, verbose_name='feuille source'),
         ),
         migrations.CreateModel(
             name='GroupOffer',
