@@ -1,1 +1,32 @@
-# Offer prices, contracts, ledger and redistribution arrive with their issues.
+"""Offer prices: the fee, levy and VAT policy of a group offer version.
+
+Contracts, ledger and redistribution arrive with their issues.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+RATE: dict[str, Any] = {"max_digits": 7, "decimal_places": 4}  # a percentage: 8.5000 means 8.5 %
+
+
+class OfferPolicy(models.Model):
+    """The rates one offer version is priced with; a version without one uses the settings' defaults."""
+
+    version = models.OneToOneField("bids.OfferVersion", on_delete=models.CASCADE, related_name="price_policy")
+    fee_rate = models.DecimalField(_("frais de coordination (%)"), **RATE)
+    levy_rate = models.DecimalField(_("contribution amont (%)"), **RATE)
+    vat_rate = models.DecimalField(_("TVA (%)"), **RATE)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("politique de prix d'une offre")
+        verbose_name_plural = _("politiques de prix des offres")
+
+    def __str__(self) -> str:
+        return f"{self.version}: {self.fee_rate} % + {self.levy_rate} %, TVA {self.vat_rate} %"
