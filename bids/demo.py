@@ -25,6 +25,7 @@ from partners.demo import load_demo_network
 from partners.models import PartnerFirm
 from partners.services.access import add_member
 
+from .demo_offer import build_demo_offer
 from .models import Invitation, InvitationStatus, Line, Tender
 from .prices import PriceEntry
 from .schedule_samples import write_support_schedule
@@ -53,6 +54,7 @@ DEMO_NOTICES = (
     "ocds/test_data.json",
 )
 SCHEDULE_NOTICE = "eforms/cn_24_multilingual.xml"
+OFFER_NOTICE = "eforms/cn_24_FRA_comments.xml"  # Rouen Habitat: taken to a frozen group offer
 SCHEDULE_LINES = 1_200
 
 
@@ -194,6 +196,12 @@ def load_demo() -> dict[str, int]:
     tenders = load_notices(actor)
     support = attach_demo_schedule(actor)
     offer = prepare_demo_offer(actor, support)
+    path = SAMPLES_DIR / OFFER_NOTICE
+    rouen = import_file(actor=actor, data=path.read_bytes(), source=path.name).saved[0].tender
+    move_to_coming_year(rouen)  # again on a second run: re-importing the notice restores its 2019 dates
+    group_offer = build_demo_offer(
+        actor=actor, tender=rouen, partner_firms=[DEMO_ACCOUNTS[3].firm, DEMO_ACCOUNTS[4].firm]
+    )
     return {
         "cpv": cpv,
         "skills": skills,
@@ -201,4 +209,5 @@ def load_demo() -> dict[str, int]:
         "tenders": len({t.pk for t in tenders}),
         "schedule_lines": support.lines.count(),
         **offer,
+        **group_offer,
     }

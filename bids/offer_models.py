@@ -6,10 +6,13 @@ stored, the documents with their SHA-256); a change means a new version.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Abs
+from django.db.models.lookups import LessThan
 from django.utils.translation import gettext_lazy as _
 
 from bids.models import QUANTITY, JobStatus, Line, Tender, WorkPackage
@@ -147,6 +150,9 @@ class OfferAllocation(models.Model):
         return f"{self.package_id} -> {self.firm_id}"
 
 
+SPLIT_SUM = models.F("firm_amount") + models.F("fee_amount") + models.F("levy_amount")
+
+
 class OfferLine(models.Model):
     """A priced line of a frozen version: what the buyer pays, and how it splits, to the cent."""
 
@@ -171,8 +177,9 @@ class OfferLine(models.Model):
         ]
         constraints = [
             models.UniqueConstraint(fields=["version", "line"], name="offerline_unique"),
+            # Less than half a cent apart, not equal: SQLite compares its decimals as floats.
             models.CheckConstraint(
-                condition=models.Q(amount=models.F("firm_amount") + models.F("fee_amount") + models.F("levy_amount")),
+                condition=LessThan(Abs(models.F("amount") - SPLIT_SUM), Decimal("0.005")),
                 name="offerline_split_adds_up",
             ),
         ]

@@ -6,6 +6,7 @@ from . import notifications
 from .services.imports import run_import_job
 from .services.invitations import sweep_invitations
 from .services.matching import run_match_job
+from .services.offers import render_documents
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -33,3 +34,9 @@ def mail_bid_manager(invitation_id: int, event: str, successor_id: int | None = 
 def sweep(ignored: object = None) -> dict[str, int]:
     """Run every few minutes by Celery beat: expire overdue invitations, invite the next firm, send reminders."""
     return sweep_invitations()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def render_offer(version_id: int) -> None:
+    """Render and store the documents of a frozen offer version; progress is kept on the version."""
+    render_documents(version_id=version_id)

@@ -3,6 +3,7 @@ from django.urls import path
 from . import views
 from .urls_invitations import urlpatterns as invitation_urls
 from .urls_matching import urlpatterns as matching_urls
+from .urls_offers import urlpatterns as offer_urls
 from .urls_packages import urlpatterns as package_urls
 
 app_name = "bids"
@@ -17,4 +18,5 @@ urlpatterns = [
     *package_urls,
     *matching_urls,
     *invitation_urls,
+    *offer_urls,
 ]

@@ -8,13 +8,25 @@ partner A and partner B swap.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.files.base import ContentFile
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 
-from bids.models import ImportJob, WorkPackage
+from bids.models import ImportJob, JobStatus, Tender, WorkPackage
+from bids.offer_models import (
+    DocumentKind,
+    GroupOffer,
+    MemberRole,
+    OfferDocument,
+    OfferMember,
+    OfferStatus,
+    OfferVersion,
+)
 from bids.services.imports import create_import_job, import_file
 from bids.services.invitations import default_deadline, send_invitations
 from bids.services.packages import split_tender
@@ -38,6 +50,17 @@ REDIRECT_ANY_ROLE = {**ANY_ROLE, "bid_manager": 302, "finance": 302, "partner_a"
 # Answering an invitation of firm A with an empty form: refused with the reasons (400), never saved.
 ANSWER_A = {"bid_manager": 400, "finance": 403, "partner_a": 400, "partner_b": 404, "outsider": 403, "anonymous": 302}
 WITHDRAW = {"bid_manager": 302, "finance": 403, "partner_a": 403, "partner_b": 403, "outsider": 403, "anonymous": 302}
+# The group offer: a frozen version whose members are firms A and B. Finance reads what was sent; each member
+# firm downloads its own parts (the zip holds only them); a part of firm A is not found for partner B.
+OFFER_MEMBERS_READ = {**ANY_ROLE}
+PARTNERS_ONLY = {
+    "bid_manager": 403,
+    "finance": 403,
+    "partner_a": 200,
+    "partner_b": 200,
+    "outsider": 403,
+    "anonymous": 302,
+}
 
 # url name -> (method, expected status per persona)
 MATRIX: dict[str, tuple[str, dict[str, int]]] = {
@@ -86,6 +109,19 @@ MATRIX: dict[str, tuple[str, dict[str, int]]] = {
     "bids:invitation_dashboard": ("get", STAFF_READ),
     "bids:invitation_send": ("post", BID_ONLY_POST),
     "bids:invitation_invite_firm": ("post", BID_ONLY_POST),
+    "bids:offer_detail": ("get", STAFF_READ),
+    "bids:offer_start": ("post", BID_ONLY_POST),
+    "bids:offer_composition": ("post", BID_ONLY_POST),
+    "bids:offer_policy": ("post", BID_ONLY_POST),
+    "bids:offer_freeze": ("post", BID_ONLY_POST),
+    "bids:offer_retry": ("post", BID_ONLY_POST),
+    "bids:offer_submit": ("post", BID_ONLY_POST),
+    "bids:offer_result": ("post", BID_ONLY_POST),
+    "bids:offer_new_version": ("post", BID_ONLY_POST),
+    "bids:offer_status": ("get", OFFER_MEMBERS_READ),
+    "bids:offer_zip": ("get", OFFER_MEMBERS_READ),
+    "bids:offer_document": ("get", FIRM_A_READ),
+    "bids:partner_offers": ("get", PARTNERS_ONLY),
 }
 # Pages of one firm's object: opened on firm A's and on firm B's.
 PER_FIRM = {name for name in MATRIX if name.startswith(("partners:firm_", "bids:invitation_"))} - {
@@ -95,7 +131,8 @@ PER_FIRM = {name for name in MATRIX if name.startswith(("partners:firm_", "bids:
     "bids:invitation_dashboard",
     "bids:invitation_send",
     "bids:invitation_invite_firm",
-}
+} | {"bids:offer_document"}
+OFFER_URLS = {name for name in MATRIX if name.startswith("bids:offer_")}
 # Django's own views, checked elsewhere (auth flows) or reserved to superusers (admin).
 # The API has its own matrix in tests/api/test_api_permissions.py.
 NOT_PRODUCT_PAGES = ("admin:", "login", "logout", "password_", "set_language", "django.", "api-")
@@ -148,6 +185,45 @@ def objects(
     }
 
 
+@pytest.fixture
+def offer_objects(objects: dict[str, int], bid_manager: Any) -> dict[str, int]:
+    """A frozen version of the market tender's offer, firms A and B its members, each with its own part and
+    the memo: written directly, the permission checks need the rows, not the rendering."""
+    tender = Tender.objects.get(pk=objects["market_tender"])
+    version = OfferVersion.objects.create(
+        offer=GroupOffer.objects.create(tender=tender, created_by=bid_manager),
+        number=1,
+        status=OfferStatus.FROZEN,
+        mandataire_name="Guichet",
+        frozen_at=timezone.now(),
+        render_status=JobStatus.SUCCEEDED,
+    )
+    documents = {}
+    for key, kind in (("firm", DocumentKind.PART_SCHEDULE), ("firm_b", DocumentKind.PART_SCHEDULE), ("", "memo")):
+        firm_id = objects[key] if key else None
+        if firm_id is not None:
+            OfferMember.objects.create(version=version, firm_id=firm_id, role=MemberRole.COCONTRACTOR)
+        data = f"document {kind} {key}".encode()
+        document = OfferDocument(
+            version=version,
+            kind=kind,
+            firm_id=firm_id,
+            filename=f"{kind}-{key or 'all'}.xlsx",
+            content_type="application/octet-stream",
+            size=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+        )
+        document.content.save(document.filename, ContentFile(data), save=True)
+        documents[key or "memo"] = document.pk
+    return {
+        **objects,
+        "offer_version": version.pk,
+        "offer_document": documents["firm"],
+        "offer_document_b": documents["firm_b"],
+        "offer_memo": documents["memo"],
+    }
+
+
 PER_TENDER = {
     "bids:tender_detail",
     "bids:package_list",
@@ -178,6 +254,12 @@ def _url(name: str, objects: dict[str, int], owner: str = "A") -> str:
         return reverse(name, args=[objects["firm" + suffix]])
     if name.startswith("bids:invitation_") and name in PER_FIRM:
         return reverse(name, args=[objects["invitation" + suffix]])
+    if name == "bids:offer_document":
+        return reverse(name, args=[objects["offer_version"], objects["offer_document" + suffix]])
+    if name in {"bids:offer_detail", "bids:offer_start"}:
+        return reverse(name, args=[objects["market_tender"]])
+    if name in OFFER_URLS:
+        return reverse(name, args=[objects["offer_version"]])
     if name == "bids:invitation_invite_firm":
         return reverse(name, args=[objects["market_tender"], objects["market_package"]])
     if name.startswith("bids:invitation_"):
@@ -204,7 +286,11 @@ CASES = [(name, "A") for name in MATRIX] + [(name, "B") for name in sorted(PER_F
 
 
 @pytest.mark.parametrize(("name", "owner"), CASES)
-def test_matrix(name: str, owner: str, personas: dict[str, Any], objects: dict[str, int]) -> None:
+def test_matrix(
+    name: str, owner: str, personas: dict[str, Any], objects: dict[str, int], request: pytest.FixtureRequest
+) -> None:
+    if name in OFFER_URLS:
+        objects = request.getfixturevalue("offer_objects")
     method = MATRIX[name][0]
     url = _url(name, objects, owner)
     seen = {}
@@ -226,6 +312,21 @@ def test_job_of_unknown_id_is_404_not_500(bid_manager: Any) -> None:
     assert client.get("/imports/999999/").status_code == 404
     assert client.get("/imports/999999/status.json").status_code == 404
     assert client.get("/tenders/999999/").status_code == 404
+
+
+def test_offer_memo_is_not_found_for_partners(personas: dict[str, Any], offer_objects: dict[str, int]) -> None:
+    from django.urls import reverse
+
+    url = reverse("bids:offer_document", args=[offer_objects["offer_version"], offer_objects["offer_memo"]])
+    seen = {persona: client_for(personas[persona]).get(url).status_code for persona in PERSONAS}
+    assert seen == {**FIRM_A_READ, "partner_a": 404}
+
+
+def test_offer_posts_refuse_get(bid_manager: Any, offer_objects: dict[str, int]) -> None:
+    client = client_for(bid_manager)
+    for name in sorted(OFFER_URLS):
+        if MATRIX[name][0] == "post":
+            assert client.get(_url(name, offer_objects)).status_code == 405, name
 
 
 def test_retry_refuses_get(bid_manager: Any, objects: dict[str, int]) -> None:

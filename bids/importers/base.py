@@ -88,6 +88,7 @@ class CanonicalLine:
     cpv: str = ""  # 8 digits or ""
     section: str = ""  # the schedule's own heading above the line
     source_row: int | None = None  # 1-based row (spreadsheets) or index (JSON)
+    source_sheet: str = ""  # the spreadsheet's sheet holding `source_row` ("" for CSV and JSON)
 
 
 @dataclass

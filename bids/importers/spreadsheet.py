@@ -268,6 +268,38 @@ def inspect(
     return _preview(chosen, layout, sheet_names, problem)
 
 
+@dataclass(frozen=True)
+class SheetLayout:
+    """Where a sheet's schedule sits: its header row (1-based; 0 when the data starts at row 1) and
+    the column letter of each field (FIELDS) found in it."""
+
+    header_row: int
+    columns: dict[str, str]
+
+
+def schedule_layouts(
+    content: bytes,
+    filename: str,
+    *,
+    sheet: str = "",
+    header_row: int | None = None,
+    mapping: dict[str, str] | None = None,
+) -> dict[str, SheetLayout]:
+    """Sheet name ("" for CSV) -> layout, for every sheet `parse` reads a schedule from with the same
+    options: the same checks and the same detection, so a line's `source_sheet`/`source_row` and these
+    columns point at its cells. Raises ImportFailed as `parse` would."""
+    _check_mapping_fields(mapping, filename)
+    fmt = "xlsx" if content[:4] == b"PK\x03\x04" else "csv"
+    grids = _open_grids(content, source=filename, fmt=fmt, sheet=sheet or None)
+    schedules, _skipped = _find_schedules(grids, mapping=mapping, header_row=header_row, explicit=bool(sheet))
+    return {
+        grid.name: SheetLayout(
+            layout.header_row, {name: _column_letter(column) for name, column in layout.columns.items()}
+        )
+        for grid, layout in schedules
+    }
+
+
 # ---------------------------------------------------------------- opening the file
 
 
@@ -714,6 +746,7 @@ def _line(
             unit_price=numbers[1],
             cpv=_cpv(cpv, grid, layout, number, result),
             source_row=number,
+            source_sheet=grid.name,
         )
     except _CellError as exc:
         result.error(f"{grid.where}, row {number}", str(exc))

@@ -3,6 +3,9 @@
 import django.db.models.deletion
 import django.db.models.expressions
 from django.conf import settings
+import django.db.models.functions.math
+import django.db.models.lookups
+from decimal import Decimal
 from django.db import migrations, models
 
 
@@ -159,10 +162,6 @@ class Migration(migrations.Migration):
             constraint=models.UniqueConstraint(fields=('version', 'line'), name='offerline_unique'),
         ),
         migrations.AddConstraint(
-            model_name='offerline',
-            constraint=models.CheckConstraint(condition=models.Q(('amount', django.db.models.expressions.CombinedExpression(django.db.models.expressions.CombinedExpression(models.F('firm_amount'), '+', models.F('fee_amount')), '+', models.F('levy_amount')))), name='offerline_split_adds_up'),
-        ),
-        migrations.AddConstraint(
             model_name='offerdocument',
             constraint=models.UniqueConstraint(condition=models.Q(('firm__isnull', True)), fields=('version', 'kind'), name='offerdocument_one_per_kind'),
         ),
@@ -173,5 +172,9 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name='offerallocation',
             constraint=models.UniqueConstraint(fields=('version', 'package'), name='offerallocation_unique'),
+        ),
+        migrations.AddConstraint(
+            model_name='offerline',
+            constraint=models.CheckConstraint(condition=django.db.models.lookups.LessThan(django.db.models.functions.math.Abs(django.db.models.expressions.CombinedExpression(models.F('amount'), '-', django.db.models.expressions.CombinedExpression(django.db.models.expressions.CombinedExpression(models.F('firm_amount'), '+', models.F('fee_amount')), '+', models.F('levy_amount')))), Decimal('0.005')), name='offerline_split_adds_up'),
         ),
     ]

@@ -465,12 +465,13 @@ def send_invitations(
     Packages already accepted or awaiting an answer are left as they are. A deadline that breaks the
     rules refuses the whole sending; a short margin only warns.
     """
-    if Tender.objects.filter(pk=tender.pk, offer_frozen_at__isnull=False).exists():
-        raise InvitationRefused(_("L'offre du groupement est figée : plus aucune invitation ne peut partir."))
     wanted = WorkPackage.objects.select_for_update(of=("self",)).filter(tender=tender)
     if packages is not None:
         wanted = wanted.filter(pk__in=[p.pk for p in packages])
     chosen = list(wanted.select_related("lot", "tender").order_by("lot__position", "position", "id"))
+    # Read after the packages are locked: a freeze that committed meanwhile is seen.
+    if Tender.objects.filter(pk=tender.pk, offer_frozen_at__isnull=False).exists():
+        raise InvitationRefused(_("L'offre du groupement est figée : plus aucune invitation ne peut partir."))
     if not chosen:
         raise InvitationRefused(_("Aucun lot de travaux à envoyer : découpez d'abord l'appel d'offres."))
     summary = SendSummary()

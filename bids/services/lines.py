@@ -27,9 +27,10 @@ COLUMNS = (
     "cpv",
     "section",
     "source_row",
+    "source_sheet",
 )
 # Quantity and unit price travel as the text of their Decimal: exact on both databases.
-LineRow = tuple[int, int, int, str, str, str, str, str | None, str | None, str, str, str, int | None]
+LineRow = tuple[int, int, int, str, str, str, str, str | None, str | None, str, str, str, int | None, str]
 
 
 def insert_lines(rows: Sequence[LineRow]) -> int:

@@ -373,6 +373,7 @@ def _write_lines(
                 line.cpv,
                 line.section[:500],
                 line.source_row,
+                line.source_sheet[:100],
             )
         )
     if problems:

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from openpyxl import Workbook
 
 from bids.importers.base import CanonicalTender, ImportFailed
-from bids.importers.spreadsheet import inspect, parse
+from bids.importers.spreadsheet import SheetLayout, inspect, parse, schedule_layouts
 from bids.schedule_samples import write_support_schedule, write_support_schedule_csv
 
 HEADER = ["N°", "Désignation", "Unité", "Quantité", "Prix unitaire", "Montant HT"]
@@ -399,3 +399,46 @@ def test_malformed_workbook_part_is_a_clear_error_not_a_crash() -> None:
         simple_bpu(["1", "Support", "jour", 2, 100, 200]), {"xl/workbook.xml": lambda _: b"<workbook><sheets"}
     )
     assert "not a valid XLSX file" in failure(data)
+
+
+# ---------------------------------------------------------------- where each line came from
+
+
+def test_lines_carry_their_sheet_and_layouts_give_the_same_columns() -> None:
+    data = workbook_bytes(
+        ("Instructions", [["Remplir les prix unitaires HT."]]),
+        ("Lot 1", [HEADER, ["A1", "Expertise Keycloak", "jour", 3, 800]]),
+        ("Lot 2", [["Lot 2 : systèmes"], [None, *HEADER], [None, "A2", "Expertise Debian", "jour", 4, 700]]),
+    )
+    tender = one(data)
+    assert [(x.source_sheet, x.source_row) for x in tender.lines] == [("Lot 1", 2), ("Lot 2", 3)]
+    assert schedule_layouts(data, "schedule.xlsx") == {
+        "Lot 1": SheetLayout(
+            1, {"code": "A", "designation": "B", "unit": "C", "quantity": "D", "unit_price": "E", "amount": "F"}
+        ),
+        "Lot 2": SheetLayout(
+            2, {"code": "B", "designation": "C", "unit": "D", "quantity": "E", "unit_price": "F", "amount": "G"}
+        ),
+    }
+    assert list(schedule_layouts(data, "schedule.xlsx", sheet="Lot 2")) == ["Lot 2"]
+
+
+def test_layouts_follow_the_users_mapping_and_header_row() -> None:
+    data = workbook_bytes(("Feuil1", [["x"], ["Texte", "Combien", "Tarif"], ["Support QGIS", 3, 650]]))
+    layouts = schedule_layouts(
+        data, "grille.xlsx", header_row=2, mapping={"designation": "A", "quantity": "combien", "unit_price": "C"}
+    )
+    assert layouts == {"Feuil1": SheetLayout(2, {"designation": "A", "quantity": "B", "unit_price": "C"})}
+    tender = one(data, header_row=2, mapping={"designation": "A", "quantity": "combien", "unit_price": "C"})
+    assert [(x.source_sheet, x.source_row, x.unit_price) for x in tender.lines] == [("Feuil1", 3, Decimal(650))]
+
+
+def test_csv_lines_have_no_sheet() -> None:
+    data = "Désignation;Quantité;Prix unitaire\nSupport;2;10\n".encode()
+    tender = one(data, source="bpu.csv", fmt="csv")
+    assert [(x.source_sheet, x.source_row) for x in tender.lines] == [("", 2)]
+    assert schedule_layouts(data, "bpu.csv") == {
+        "": SheetLayout(1, {"designation": "A", "quantity": "B", "unit_price": "C"})
+    }
+    with pytest.raises(ImportFailed):
+        schedule_layouts(b"", "vide.csv")

@@ -19,5 +19,6 @@ class Command(BaseCommand):
             f"Demo loaded: {counts['cpv']} CPV codes, {counts['skills']} skills, {counts['firms']} partner firms, "
             f"{counts['tenders']} tenders, {counts['schedule_lines']} priced lines in the demo schedule, "
             f"split into {counts['packages']} work packages ({counts.get('assigned', 'already')} assigned), "
-            f"{counts['invitations']} invitations to partner firms."
+            f"{counts['invitations']} invitations to partner firms, "
+            f"a group offer frozen for Rouen Habitat ({counts.get('offer_lines', 'already built')} priced lines)."
         )
