@@ -120,6 +120,7 @@ def phase_insert(lines: int) -> dict[str, float]:
             "",
             "Bases de données",
             n + 5,
+            "BPU",
         )
         for n in range(lines)
     ]

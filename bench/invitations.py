@@ -76,6 +76,7 @@ def build(lines: int) -> Any:
                     "",
                     "",
                     n + 5,
+                    "BPU",
                 )
                 for n in range(lines)
             ]

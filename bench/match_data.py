@@ -71,7 +71,7 @@ def build_tender(*, lots: int, lines: int, seed: int = 1) -> int:
             price = f"{rng.randrange(90, 1400)}.00"
             rows.append(
                 (tender.pk, lot.pk, position, "schedule", f"{index + 1}.{number + 1:03d}", designation, unit,
-                 str(rng.randint(1, 40)), price, "EUR", "", "", position + 6)
+                 str(rng.randint(1, 40)), price, "EUR", "", "", position + 6, "BPU")
             )  # fmt: skip
             position += 1
     insert_lines(rows)

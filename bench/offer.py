@@ -32,7 +32,23 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "var" / "bench"
-SIRETS = ("73282932000074", "44306184100047", "55210055400013", "38012986600006")
+
+
+def luhn_completed(digits: str) -> str:
+    """`digits` followed by the check digit that makes the whole Luhn-valid (SIREN and SIRET)."""
+    for last in "0123456789":
+        number = digits + last
+        total = sum(
+            (int(c) * 2 - 9 if int(c) * 2 > 9 else int(c) * 2) if i % 2 else int(c)
+            for i, c in enumerate(reversed(number))
+        )
+        if total % 10 == 0:
+            return number
+    raise AssertionError(digits)
+
+
+def siret(n: int) -> str:
+    return luhn_completed(luhn_completed(f"{40000000 + n:08d}") + "0001")
 
 
 def setup_django(folder: Path) -> None:
@@ -72,7 +88,7 @@ def build(*, lots: int, lines: int, firms: int) -> Any:
         )
         tender.buyers.create(name="Ville de Bench", country="FRA")
         firm_rows = [
-            PartnerFirm(name=f"Bench firm {n:03d}", siret=SIRETS[n % len(SIRETS)], siren=SIRETS[n % len(SIRETS)][:9])
+            PartnerFirm(name=f"Bench firm {n:03d}", siret=siret(n), siren=siret(n)[:9])
             for n in range(firms)
         ]
         PartnerFirm.objects.bulk_create(firm_rows)
@@ -101,7 +117,7 @@ def build(*, lots: int, lines: int, firms: int) -> Any:
                 rows.append(
                     (tender.pk, package.lot_id, position, "schedule", f"C{position:06d}",
                      f"Journée d'expertise {index % 40} — niveau {position % 3 + 1}", "jour", quantity, None,
-                     "EUR", "", f"Rubrique {index % 7}", position + 1, package.pk)
+                     "EUR", "", f"Rubrique {index % 7}", position + 1, "BPU", package.pk)
                 )
         bulk_insert(Line, (*COLUMNS, "work_package_id"), rows)
         WorkPackage.objects.filter(tender=tender).update(line_count=per_lot // 2)

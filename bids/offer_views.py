@@ -29,7 +29,7 @@ from partners.selectors import firms_for
 from . import selectors
 from .models import JobStatus, Tender, progress_percent
 from .offer_forms import CompositionForm, PolicyForm, ResultForm, RevisionForm
-from .offer_models import OfferStatus, OfferVersion
+from .offer_models import DocumentKind, OfferDocument, OfferStatus, OfferVersion
 from .selectors import offers as reads
 from .selectors.invitations import is_ready_for_assembly
 from .selectors.offers import Composition
@@ -200,12 +200,23 @@ def _frozen_context(
     return {
         "render": state,
         "render_errors": _render_errors(version),
-        "documents": reads.documents_for(request.user, version) if rendered else [],
+        "documents": _in_reading_order(reads.documents_for(request.user, version)) if rendered else [],
         "can_retry": can_manage and state["status"] == JobStatus.FAILED,
         "can_submit": can_manage and is_latest and version.status == OfferStatus.FROZEN and rendered,
         "can_decide": can_manage and version.status == OfferStatus.SUBMITTED,
         "can_new_version": can_manage and is_latest and version.status in {OfferStatus.FROZEN, OfferStatus.SUBMITTED},
     }
+
+
+def _in_reading_order(documents: list[OfferDocument]) -> list[OfferDocument]:
+    """The offer's own documents first (schedule, memo, groupement), then each firm's parts."""
+    order = list(DocumentKind.values)
+
+    def place(document: OfferDocument) -> tuple[bool, str, int]:
+        firm = document.firm.name if document.firm else ""
+        return (document.firm is not None, firm, order.index(document.kind))
+
+    return sorted(documents, key=place)
 
 
 def _bars(rows: Sequence[tuple[str, Decimal]]) -> list[dict[str, Any]]:
