@@ -87,10 +87,7 @@ def build(*, lots: int, lines: int, firms: int) -> Any:
             tender_deadline=now + dt.timedelta(days=30),
         )
         tender.buyers.create(name="Ville de Bench", country="FRA")
-        firm_rows = [
-            PartnerFirm(name=f"Bench firm {n:03d}", siret=siret(n), siren=siret(n)[:9])
-            for n in range(firms)
-        ]
+        firm_rows = [PartnerFirm(name=f"Bench firm {n:03d}", siret=siret(n), siren=siret(n)[:9]) for n in range(firms)]
         PartnerFirm.objects.bulk_create(firm_rows)
         firm_list = list(PartnerFirm.objects.filter(name__startswith="Bench firm").order_by("name"))
         valid = (now + dt.timedelta(days=400)).date()
@@ -115,9 +112,23 @@ def build(*, lots: int, lines: int, firms: int) -> Any:
                 position += 1
                 quantity = None if position % 97 == 0 else str(1 + position % 24)
                 rows.append(
-                    (tender.pk, package.lot_id, position, "schedule", f"C{position:06d}",
-                     f"Journée d'expertise {index % 40} — niveau {position % 3 + 1}", "jour", quantity, None,
-                     "EUR", "", f"Rubrique {index % 7}", position + 1, "BPU", package.pk)
+                    (
+                        tender.pk,
+                        package.lot_id,
+                        position,
+                        "schedule",
+                        f"C{position:06d}",
+                        f"Journée d'expertise {index % 40} — niveau {position % 3 + 1}",
+                        "jour",
+                        quantity,
+                        None,
+                        "EUR",
+                        "",
+                        f"Rubrique {index % 7}",
+                        position + 1,
+                        "BPU",
+                        package.pk,
+                    )
                 )
         bulk_insert(Line, (*COLUMNS, "work_package_id"), rows)
         WorkPackage.objects.filter(tender=tender).update(line_count=per_lot // 2)
@@ -274,7 +285,10 @@ def main() -> None:
     floor_s = figures["floor_pdf_s"] + figures["floor_xlsx_s"]
     print(f"offer                 {figures['lots']:,} lots, {figures['lines']:,} lines, {figures['firms']} firms")
     print(f"ours: freeze          {figures['freeze_s']:.2f} s  (checks, prices, offer lines written, totals)")
-    print(f"ours: render          {figures['render_s']:.2f} s  ({figures['documents']} documents, {figures['pdf_pages']} PDF pages in the memo and groupement table)")
+    print(
+        f"ours: render          {figures['render_s']:.2f} s  ({figures['documents']} documents; "
+        f"{figures['pdf_pages']} PDF pages in the memo and groupement table)"
+    )
     print(f"floor: WeasyPrint     {figures['floor_pdf_s']:.2f} s  (bare, the same HTML)")
     print(f"floor: openpyxl       {figures['floor_xlsx_s']:.2f} s  (bare write_only, the same rows)")
     print(f"ratio                 {ours / floor_s:.2f}   peak memory {figures['peak_mb']:.0f} MB")

@@ -12,6 +12,8 @@ from decimal import Decimal
 
 from consortium.offer_pricing import Policy, Totals
 
+DIRECT_PAYMENT_THRESHOLD = Decimal("600.00")  # € TTC: from this amount the buyer pays a subcontractor directly
+
 
 @dataclass(frozen=True, slots=True)
 class SnapshotLine:

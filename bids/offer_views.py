@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from consortium.forms import form_errors
 from consortium.money import round_money
+from consortium.offer_pricing import Totals
 from consortium.roles import Role, role_required
 from partners.selectors import firms_for
 
@@ -485,7 +486,7 @@ def partner_offers(request: HttpRequest) -> HttpResponse:
                 "tender": version.offer.tender,
                 "members": members,
                 "packages": packages,
-                "total": reads.add_totals(member.totals for member in members),
+                "total": Totals.add(member.totals for member in members),
                 "documents": reads.documents_for(request.user, version),
             }
         )

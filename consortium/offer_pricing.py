@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
+from consortium.money import round_money
+
 
 @dataclass(frozen=True, slots=True)
 class Policy:
@@ -51,6 +53,24 @@ class Totals:
     firm_amount: Decimal
     fee_amount: Decimal
     levy_amount: Decimal
+
+    @classmethod
+    def of_lot(cls, *, amount: Decimal, firm: Decimal, fee: Decimal, levy: Decimal, vat_rate: Decimal) -> Totals:
+        """A lot's totals: its lines summed, VAT on the amount excl. VAT, rounded once."""
+        vat = round_money(amount * vat_rate / 100)
+        return cls(amount, vat, amount + vat, firm, fee, levy)
+
+    @classmethod
+    def add(cls, parts: Iterable[Totals]) -> Totals:
+        """Several lots' totals summed field by field: VAT is never computed again on the sum."""
+        amount = vat = firm = fee = levy = Decimal("0.00")
+        for part in parts:
+            amount += part.amount
+            vat += part.vat
+            firm += part.firm_amount
+            fee += part.fee_amount
+            levy += part.levy_amount
+        return cls(amount, vat, amount + vat, firm, fee, levy)
 
 
 @dataclass(frozen=True)

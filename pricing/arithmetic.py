@@ -16,13 +16,12 @@ that order: amount >= firm amount. `price_offer` refuses the inputs this proof d
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from decimal import Decimal, localcontext
 
 from django.utils.translation import gettext as _
 
-from consortium.money import round_money
+from consortium.money import from_cents, integer_weights, round_money, split_cents
 from consortium.offer_pricing import LineToPrice, Policy, PricedLine, PricedOffer, PricingRefused, Totals
 
 ZERO = Decimal("0.00")
@@ -31,58 +30,6 @@ MAX_RATE = Decimal(100)
 RATE_STEP = Decimal("0.0001")  # rates are stored with 4 decimals
 # Room for exact products of the largest stored quantities (18 digits) and prices (14 digits).
 PRECISION = 60
-
-
-def split_largest_remainder(total: Decimal, weights: Sequence[Decimal]) -> list[Decimal]:
-    """`total` (whole cents) split in the ratio of `weights`, in whole cents that add up to `total` exactly.
-
-    Each part gets the floor of its exact share; the cents left over go to the largest remainders (the
-    earlier part on a tie), so every part is within one cent of its exact share. All-zero weights can
-    only split a zero total.
-    """
-    if not total.is_finite() or total != round_money(total):
-        raise ValueError(f"not a whole number of cents: {total}")
-    cents = int(total * 100)
-    whole_weights = integer_weights(weights)
-    whole = sum(whole_weights)
-    if whole == 0:
-        if cents:
-            raise ValueError("cannot split a non-zero total with all-zero weights")
-        return [ZERO] * len(whole_weights)
-    parts = _split_cents(abs(cents), whole_weights, whole)
-    return [_from_cents(-part if cents < 0 else part) for part in parts]
-
-
-def integer_weights(weights: Sequence[Decimal]) -> list[int]:
-    """The same ratio as whole numbers (8.5 : 2 -> 17 : 4), exactly."""
-    ratios = []
-    for weight in weights:
-        if not weight.is_finite() or weight < 0:
-            raise ValueError(f"a weight must be a finite number >= 0: {weight}")
-        ratios.append(weight.as_integer_ratio())
-    common = math.lcm(*(denominator for _numerator, denominator in ratios)) if ratios else 1
-    return [numerator * (common // denominator) for numerator, denominator in ratios]
-
-
-def _split_cents(cents: int, weights: Sequence[int], whole: int) -> list[int]:
-    """`cents` >= 0 split by largest remainder; `whole` is sum(weights) > 0."""
-    parts = []
-    remainders = []
-    left = cents
-    for weight in weights:  # a plain loop: this runs for every line of an offer
-        part, remainder = divmod(cents * weight, whole)
-        parts.append(part)
-        remainders.append(remainder)
-        left -= part
-    if left:  # fewer than the number of non-zero remainders, so a zero weight never gets a cent
-        # sorted() is stable even in reverse: on a tie the earlier part comes first.
-        for index in sorted(range(len(parts)), key=remainders.__getitem__, reverse=True)[:left]:
-            parts[index] += 1
-    return parts
-
-
-def _from_cents(cents: int) -> Decimal:
-    return Decimal(cents).scaleb(-2)
 
 
 def check_policy(policy: Policy) -> Policy:
@@ -128,8 +75,8 @@ def price_offer(policy: Policy, lines: Iterable[LineToPrice]) -> PricedOffer:
                 firm_amount = round_money(quantity * firm_unit)
                 margin = int((amount - firm_amount) * 100)
                 if margin:
-                    fee_cents, levy_cents = _split_cents(margin, weights, whole)
-                    fee, levy = _from_cents(fee_cents), _from_cents(levy_cents)
+                    fee_cents, levy_cents = split_cents(margin, weights, whole)
+                    fee, levy = from_cents(fee_cents), from_cents(levy_cents)
                 else:
                     fee = levy = ZERO
             priced.append(
@@ -153,8 +100,11 @@ def price_offer(policy: Policy, lines: Iterable[LineToPrice]) -> PricedOffer:
                 sums_of_group[1] += firm_amount
                 sums_of_group[2] += fee
                 sums_of_group[3] += levy
-        groups = {group: _lot_totals(values, policy.vat_rate) for group, values in sums.items()}
-        return PricedOffer(policy=policy, lines=priced, groups=groups, total=add_totals(groups.values()))
+        groups = {
+            group: Totals.of_lot(amount=v[0], firm=v[1], fee=v[2], levy=v[3], vat_rate=policy.vat_rate)
+            for group, v in sums.items()
+        }
+        return PricedOffer(policy=policy, lines=priced, groups=groups, total=Totals.add(groups.values()))
 
 
 def _firm_unit(line: LineToPrice) -> Decimal:
@@ -177,36 +127,4 @@ def _zero_quantity(line: LineToPrice) -> Decimal:
     raise PricingRefused(
         _("Ligne %(key)s : quantité %(value)s invalide (un nombre positif ou nul est attendu).")
         % {"key": line.key, "value": quantity}
-    )
-
-
-def _lot_totals(values: list[Decimal], vat_rate: Decimal) -> Totals:
-    amount, firm_amount, fee, levy = values
-    vat = round_money(amount * vat_rate / HUNDRED)
-    return Totals(
-        amount=amount,
-        vat=vat,
-        amount_with_vat=amount + vat,
-        firm_amount=firm_amount,
-        fee_amount=fee,
-        levy_amount=levy,
-    )
-
-
-def add_totals(parts: Iterable[Totals]) -> Totals:
-    """The sum of several lots' totals, field by field (VAT included: it is computed per lot)."""
-    amount = vat = firm_amount = fee = levy = ZERO
-    for part in parts:
-        amount += part.amount
-        vat += part.vat
-        firm_amount += part.firm_amount
-        fee += part.fee_amount
-        levy += part.levy_amount
-    return Totals(
-        amount=amount,
-        vat=vat,
-        amount_with_vat=amount + vat,
-        firm_amount=firm_amount,
-        fee_amount=fee,
-        levy_amount=levy,
     )

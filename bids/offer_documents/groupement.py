@@ -13,16 +13,15 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.text import slugify
 
+from consortium.money import percent_shares
 from consortium.offer_pricing import Totals
 from consortium.pdf import inline_stylesheet, render_pdf
 
-from ..offer_snapshot import OfferSnapshot, SnapshotFirm, SnapshotLot, SnapshotPackage
+from ..offer_snapshot import DIRECT_PAYMENT_THRESHOLD, OfferSnapshot, SnapshotFirm, SnapshotLot, SnapshotPackage
 from . import Rendered
 from .memo import FORM_MEANINGS, PDF, document_slug, procedure_label
 
-DIRECT_PAYMENT_FLOOR = Decimal("600")  # € TTC: from this amount the buyer must pay the subcontractor directly
 SUBCONTRACTOR = "soustraitant"
-HUNDREDTHS = 10000  # 100 % in hundredths of a percent
 
 
 @dataclass(frozen=True)
@@ -49,21 +48,7 @@ class Subcontract:
 
     @property
     def direct_payment_required(self) -> bool:
-        return self.totals.amount_with_vat >= DIRECT_PAYMENT_FLOOR
-
-
-def percent_shares(amounts: list[Decimal]) -> list[Decimal]:
-    """Each amount's share of their sum, in percent to 0.01, adding up to exactly 100.00
-    (largest remainder); all zero when the sum is zero."""
-    whole = sum(amounts, Decimal(0))
-    if whole <= 0:
-        return [Decimal("0.00") for _amount in amounts]
-    raw = [amount * HUNDREDTHS / whole for amount in amounts]
-    floors = [int(value) for value in raw]
-    by_remainder = sorted(range(len(raw)), key=lambda index: raw[index] - floors[index], reverse=True)
-    for index in by_remainder[: HUNDREDTHS - sum(floors)]:
-        floors[index] += 1
-    return [Decimal(value) / 100 for value in floors]
+        return self.totals.amount_with_vat >= DIRECT_PAYMENT_THRESHOLD
 
 
 def _member_rows(snapshot: OfferSnapshot, *, with_shares: bool) -> list[MemberRow]:
@@ -114,7 +99,7 @@ def _html(snapshot: OfferSnapshot, *, partner: bool) -> str:
                 "members": _member_rows(snapshot, with_shares=not partner),
                 "lot_rows": _lot_rows(snapshot, with_shares=not partner),
                 "subcontracts": _subcontracts(snapshot),
-                "floor": DIRECT_PAYMENT_FLOOR,
+                "floor": DIRECT_PAYMENT_THRESHOLD,
             },
         )
 

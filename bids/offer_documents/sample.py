@@ -1,16 +1,16 @@
 """A synthetic OfferSnapshot of any size: for renderer tests and for bench/offer.py.
 
-Prices follow the default policy (fee 8 %, levy 2 %, VAT 20 %) with the same rounding rules as
-pricing/, but computed here so the renderers can be tested without a database.
+Prices follow the default policy (fee 8 %, levy 2 %, VAT 20 %), priced through the pricing port; no
+database is touched, so the renderers can be tested and measured on their own.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 
-from consortium.money import CENT, round_money
-from consortium.offer_pricing import Policy, Totals
+from consortium.money import CENT
+from consortium.offer_pricing import LineToPrice, Policy, Totals, offer_pricing
 
 from ..offer_snapshot import (
     OfferSnapshot,
@@ -27,32 +27,20 @@ SOFTWARE = ["PostgreSQL", "Nextcloud", "LibreOffice", "Nginx", "Debian", "QGIS",
 
 
 def _totals(lines: list[SnapshotLine]) -> Totals:
-    amount = sum((line.amount for line in lines), Decimal("0.00"))
-    vat = round_money(amount * POLICY.vat_rate / 100)
-    return Totals(
-        amount=amount,
-        vat=vat,
-        amount_with_vat=amount + vat,
-        firm_amount=sum((line.firm_amount for line in lines), Decimal("0.00")),
-        fee_amount=sum((line.fee_amount for line in lines), Decimal("0.00")),
-        levy_amount=sum((line.levy_amount for line in lines), Decimal("0.00")),
+    return Totals.of_lot(
+        amount=sum((line.amount for line in lines), Decimal("0.00")),
+        firm=sum((line.firm_amount for line in lines), Decimal("0.00")),
+        fee=sum((line.fee_amount for line in lines), Decimal("0.00")),
+        levy=sum((line.levy_amount for line in lines), Decimal("0.00")),
+        vat_rate=POLICY.vat_rate,
     )
-
-
-def _sum_totals(parts: list[Totals]) -> Totals:
-    fields = ("amount", "vat", "amount_with_vat", "firm_amount", "fee_amount", "levy_amount")
-    return Totals(**{name: sum((getattr(part, name) for part in parts), Decimal("0.00")) for name in fields})
 
 
 def _line(line_id: int, lot_id: int, package_id: int, firm_id: int, position: int, software: str) -> SnapshotLine:
     quantity = Decimal(1 + position % 12)
     firm_unit = Decimal(450 + (position * 37) % 900) + Decimal(position % 100) / 100
-    rate = (POLICY.fee_rate + POLICY.levy_rate) / 100
-    unit = round_money(firm_unit * (1 + rate))
-    amount = round_money(quantity * unit)
-    firm_amount = round_money(quantity * firm_unit)
-    margin = amount - firm_amount
-    fee = (margin * POLICY.fee_rate / (POLICY.fee_rate + POLICY.levy_rate)).quantize(CENT, rounding=ROUND_DOWN)
+    asked = LineToPrice(key=line_id, group=lot_id, firm_unit_price=firm_unit, quantity=quantity)
+    priced = offer_pricing().price(POLICY, [asked]).lines[0]
     return SnapshotLine(
         line_id=line_id,
         lot_id=lot_id,
@@ -64,11 +52,11 @@ def _line(line_id: int, lot_id: int, package_id: int, firm_id: int, position: in
         unit="jour",
         quantity=quantity,
         firm_unit_price=firm_unit,
-        unit_price=unit,
-        amount=amount,
-        firm_amount=firm_amount,
-        fee_amount=fee,
-        levy_amount=margin - fee,
+        unit_price=priced.unit_price,
+        amount=priced.amount,
+        firm_amount=priced.firm_amount,
+        fee_amount=priced.fee_amount,
+        levy_amount=priced.levy_amount,
         section=f"Support {software}",
     )
 
@@ -148,11 +136,11 @@ def sample_snapshot(
         )
         for lot_id, packages, by_firm in lot_rows
     ]
-    total = _sum_totals([lot.totals for lot in lot_list])
+    total = Totals.add([lot.totals for lot in lot_list])
     firm_list = [
         _firm(
             firm_id,
-            _sum_totals([lot.firm_totals[firm_id] for lot in lot_list if firm_id in lot.firm_totals]),
+            Totals.add([lot.firm_totals[firm_id] for lot in lot_list if firm_id in lot.firm_totals]),
             total.amount,
             subcontractor=firm_id > firms - subcontractors,
             note=note,

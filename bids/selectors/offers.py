@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
-from consortium.money import round_money
+from consortium.money import percent_shares, round_money
 from consortium.offer_pricing import LineToPrice, Policy, PricedOffer, Totals, offer_pricing
 from consortium.roles import Role, user_role
 from partners.identifiers import siret_is_valid
@@ -59,6 +59,7 @@ from ..offer_models import (
     OfferVersion,
 )
 from ..offer_snapshot import (
+    DIRECT_PAYMENT_THRESHOLD,
     OfferSnapshot,
     ScheduleSource,
     SnapshotFirm,
@@ -75,7 +76,6 @@ OFFER_MANAGERS = frozenset({Role.BID_MANAGER, Role.ADMIN})
 # Finance records the contract once the offer is won: it reads what was sent, never a draft.
 OFFER_READERS = OFFER_MANAGERS | {Role.FINANCE}
 SENT_STATUSES = frozenset({OfferStatus.FROZEN, OfferStatus.SUBMITTED, OfferStatus.WON, OfferStatus.LOST})
-DIRECT_PAYMENT_THRESHOLD = Decimal("600.00")  # TTC: from this amount a subcontractor is paid by the buyer
 ZERO = Decimal("0.00")
 PART_KINDS = frozenset({DocumentKind.PART_SCHEDULE, DocumentKind.PART_GROUPEMENT})
 ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)  # the same bytes for the same documents, whenever zipped
@@ -289,23 +289,6 @@ class _Priced(Protocol):
     def levy_amount(self) -> Decimal: ...
 
 
-def totals_of(sums: Sequence[Decimal], vat_rate: Decimal) -> Totals:
-    """[amount, firm, fee, levy] with the rule pricing/ applies to a lot: VAT on the amount, rounded once."""
-    amount, firm, fee, levy = sums
-    vat = round_money(amount * vat_rate / 100)
-    return Totals(amount, vat, amount + vat, firm, fee, levy)
-
-
-def add_totals(parts: Iterable[Totals]) -> Totals:
-    sums = [ZERO] * 6
-    for part in parts:
-        for index, value in enumerate(
-            (part.amount, part.vat, part.amount_with_vat, part.firm_amount, part.fee_amount, part.levy_amount)
-        ):
-            sums[index] += value
-    return Totals(*sums)
-
-
 @dataclass(frozen=True)
 class Figures:
     """The totals of an offer: per lot, per firm, per firm within a lot, per package, and in all."""
@@ -324,6 +307,11 @@ class Figures:
     @property
     def empty(self) -> Totals:
         return Totals(ZERO, ZERO, ZERO, ZERO, ZERO, ZERO)
+
+
+def _totals(sums: list[Decimal], policy: Policy) -> Totals:
+    """[amount, firm, fee, levy] summed over lines, with the lot rule of the port's Totals."""
+    return Totals.of_lot(amount=sums[0], firm=sums[1], fee=sums[2], levy=sums[3], vat_rate=policy.vat_rate)
 
 
 def _figures(policy: Policy, lines: list[SnapshotLine], **extra: Any) -> Figures:
@@ -351,9 +339,8 @@ def _figures(policy: Policy, lines: list[SnapshotLine], **extra: Any) -> Figures
         ):
             for index in range(4):
                 target[index] += sums[index]
-    rate = policy.vat_rate
-    lot_firms = {key: totals_of(sums, rate) for key, sums in lot_firm_sums.items()}
-    lots = {key: totals_of(sums, rate) for key, sums in lot_sums.items()}
+    lot_firms = {key: _totals(sums, policy) for key, sums in lot_firm_sums.items()}
+    lots = {key: _totals(sums, policy) for key, sums in lot_sums.items()}
     firm_parts: dict[int, list[Totals]] = defaultdict(list)
     for (_lot, firm_id), totals in lot_firms.items():
         firm_parts[firm_id].append(totals)
@@ -361,11 +348,11 @@ def _figures(policy: Policy, lines: list[SnapshotLine], **extra: Any) -> Figures
         policy=policy,
         lines=lines,
         lots=lots,
-        firms={firm_id: add_totals(parts) for firm_id, parts in firm_parts.items()},
+        firms={firm_id: Totals.add(parts) for firm_id, parts in firm_parts.items()},
         lot_firms=lot_firms,
-        packages={key: totals_of(sums, rate) for key, sums in by_package.items()},
+        packages={key: _totals(sums, policy) for key, sums in by_package.items()},
         line_counts=dict(counts),
-        total=add_totals(lots.values()),
+        total=Totals.add(lots.values()),
         **extra,
     )
 
@@ -767,9 +754,9 @@ def offer_snapshot(version: OfferVersion) -> OfferSnapshot:
             skills=skills.get(member.firm.pk, []),
             references=references.get(member.firm.pk, []),
             totals=member.totals,
-            share=round_money(member.totals.amount * 100 / total.amount) if total.amount else ZERO,
+            share=share,
         )
-        for member in members
+        for member, share in zip(members, percent_shares([m.totals.amount for m in members]), strict=True)
     ]
     lots: dict[int, SnapshotLot] = {}
     for allocation in composition.allocations:

@@ -14,13 +14,13 @@ from PIL import Image
 from bids.offer_documents.charts import bar_chart_svg, capped, euros
 from bids.offer_documents.groupement import (
     partner_groupement_html,
-    percent_shares,
     render_groupement,
     render_partner_groupement,
 )
 from bids.offer_documents.memo import memo_html, render_memo
 from bids.offer_documents.sample import sample_snapshot
 from bids.offer_snapshot import OfferSnapshot
+from consortium.money import percent_shares
 
 HOSTILE = '<img src=file:///etc/passwd> <script>alert(1)</script> =HYPERLINK("http://evil")'
 SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"

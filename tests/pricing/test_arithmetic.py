@@ -6,8 +6,9 @@ from decimal import Decimal
 
 import pytest
 
+from consortium.money import split_largest_remainder
 from consortium.offer_pricing import LineToPrice, Policy, PricingRefused
-from pricing.arithmetic import check_policy, price_offer, split_largest_remainder
+from pricing.arithmetic import check_policy, price_offer
 
 D = Decimal
 

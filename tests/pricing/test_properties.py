@@ -12,8 +12,9 @@ from fractions import Fraction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from consortium.money import split_largest_remainder
 from consortium.offer_pricing import LineToPrice, Policy
-from pricing.arithmetic import price_offer, split_largest_remainder
+from pricing.arithmetic import price_offer
 
 CENT = Fraction(1, 100)
 
