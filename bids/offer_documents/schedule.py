@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import Any
 from xml.etree.ElementTree import ParseError
 
+from django.utils import translation
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from openpyxl import Workbook, load_workbook
@@ -71,6 +72,11 @@ class _Unfillable(Exception):
 
 def render_schedule(snapshot: OfferSnapshot) -> Rendered:
     """The buyer's workbook with the offered prices when it was imported, else a clean BPU/DQE workbook."""
+    with translation.override("fr"):  # the buyer's language, whoever asks for the rendering
+        return _render_schedule(snapshot)
+
+
+def _render_schedule(snapshot: OfferSnapshot) -> Rendered:
     filename = f"bordereau-prix-{_slug(snapshot)}.xlsx"
     source = snapshot.schedule_source
     if source is None:
@@ -241,6 +247,11 @@ def _lot_sheet(
 
 def render_partner_schedule(snapshot: OfferSnapshot) -> Rendered:
     """The firm's own lines (the snapshot is already cut to it): its price, the offered price, its totals per lot."""
+    with translation.override("fr"):
+        return _render_partner_schedule(snapshot)
+
+
+def _render_partner_schedule(snapshot: OfferSnapshot) -> Rendered:
     firm = snapshot.firms[0]
     workbook = _workbook()
     cells = _MoneyCells(workbook)
