@@ -45,11 +45,29 @@ def test_load_demo_is_idempotent() -> None:
         WorkPackage.objects.count(),
     ) == first
     assert first[0] >= 8
-    assert first[1] == 1200 + 16  # the generated schedule and the OCDS items
+    assert first[1] == 1200 + 80 + 16  # the two generated schedules and the OCDS items
     assert first[2] >= 60
-    support = Tender.objects.filter(lines__origin="schedule").distinct().get()
+    support = Tender.objects.filter(lines__origin="schedule", group_offer__isnull=True).distinct().get()
     assert not Line.objects.filter(tender=support, work_package__isnull=True).exists()
     assert Assignment.objects.filter(package__tender=support, lead__isnull=False).exists()
+
+
+def test_the_demo_takes_one_tender_to_a_frozen_group_offer_with_its_documents() -> None:
+    from bids.models import OfferVersion
+    from bids.offer_models import DocumentKind
+
+    call_command("load_demo")
+    call_command("load_demo")
+    version = OfferVersion.objects.get()
+    assert (version.status, version.render_status, version.number) == ("frozen", "succeeded", 1)
+    assert version.offer.tender.offer_frozen_at is not None
+    assert version.lines.count() == 80
+    members = set(version.members.values_list("firm__name", flat=True))
+    assert {"Libre Expertise SARL", "Coopérative Code Commun"} <= members
+    kinds = list(version.documents.filter(firm__isnull=True).values_list("kind", flat=True))
+    assert sorted(kinds) == sorted([DocumentKind.SCHEDULE, DocumentKind.MEMO, DocumentKind.GROUPEMENT])
+    assert version.documents.filter(firm__isnull=False).count() == 2 * len(members)
+    assert len(version.content_hash) == 64
 
 
 def test_demo_accounts_can_log_in() -> None:
