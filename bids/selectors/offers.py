@@ -23,7 +23,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from consortium.money import percent_shares, round_money
-from consortium.offer_pricing import LineToPrice, Policy, PricedOffer, Totals, offer_pricing
+from consortium.offer_pricing import LineToPrice, Policy, PricedOffer, PricingRefused, Totals, offer_pricing
 from consortium.roles import Role, user_role
 from partners.identifiers import siret_is_valid
 from partners.models import Attestation, AttestationKind, FirmSkill, PartnerFirm, Reference, SkillLevel
@@ -303,6 +303,7 @@ class Figures:
     total: Totals
     priced: PricedOffer | None = None  # the port's own answer, for a draft
     invitation_sums: dict[int, Decimal] = field(default_factory=dict)  # invitation -> its lines at firm prices
+    refused: list[str] = field(default_factory=list)  # what pricing/ refused, shown as problems
 
     @property
     def empty(self) -> Totals:
@@ -391,9 +392,19 @@ def _draft_figures(version: OfferVersion) -> Figures:
             *LINE_DETAILS,
         )
     )
-    priced = offer_pricing().price(
-        policy, (LineToPrice(key=row[0], group=row[1], firm_unit_price=row[5], quantity=row[4]) for row in rows)
-    )
+    refused = [
+        _("Ligne « %(code)s » : quantité négative (%(quantity)s).")
+        % {"code": row[8] or row[7], "quantity": f"{row[4].normalize():f}"}
+        for row in rows
+        if row[4] is not None and row[4] < 0
+    ]
+    rows = [row for row in rows if row[4] is None or row[4] >= 0]
+    try:
+        priced = offer_pricing().price(
+            policy, (LineToPrice(key=row[0], group=row[1], firm_unit_price=row[5], quantity=row[4]) for row in rows)
+        )
+    except PricingRefused as refusal:
+        return _figures(policy, [], refused=[*refused, str(refusal)])
     sums: dict[int, Decimal] = defaultdict(lambda: ZERO)
     lines = []
     for row, price in zip(rows, priced.lines, strict=True):
@@ -422,7 +433,11 @@ def _draft_figures(version: OfferVersion) -> Figures:
             )
         )
     return _figures(
-        policy, lines, priced=priced, invitation_sums={key: round_money(value) for key, value in sums.items()}
+        policy,
+        lines,
+        priced=priced,
+        invitation_sums={key: round_money(value) for key, value in sums.items()},
+        refused=refused,
     )
 
 
@@ -505,6 +520,10 @@ def offer_problems(version: OfferVersion, composition: Composition | None = None
     problems += _deadline_problems(tender)
     problems += _member_problems(tender, composition)
     problems += _total_problems(composition)
+    problems += [
+        OfferProblem(message, _("Corrigez le bordereau de prix (import) ou le prix de l'entreprise, puis rechargez."))
+        for message in composition.figures.refused
+    ]
     if version.mandataire_siret and not siret_is_valid(version.mandataire_siret):
         problems.append(
             OfferProblem(

@@ -242,3 +242,15 @@ def test_a_member_without_siret(offer_market: OfferMarket) -> None:
     firm.siret = "73282932000074"
     firm.save(update_fields=["siret"])
     assert problems_of(version) == []
+
+
+def test_a_line_pricing_refuses_is_a_problem_not_an_error(offer_market: OfferMarket, client: Any) -> None:
+    from bids.services.offers import OfferRefused, freeze_version
+
+    version = start_draft(offer_market)
+    Line.objects.filter(tender=offer_market.tender, code="PG-2").update(quantity=Decimal("-2"))
+    found = [problem for problem in problems_of(version) if "quantité négative (-2)" in problem]
+    assert len(found) == 1 and "« PG-2 »" in found[0] and "bordereau" in found[0]
+    with pytest.raises(OfferRefused):
+        freeze_version(actor=None, version_id=version.pk, revision=version.revision)
+    assert not version.lines.exists()
