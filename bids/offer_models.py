@@ -150,6 +150,8 @@ class OfferAllocation(models.Model):
         return f"{self.package_id} -> {self.firm_id}"
 
 
+# An offer line's figures, in the order SnapshotLine holds them: one list for writing and reading them back.
+OFFER_LINE_FIGURES = ("quantity", "firm_unit_price", "unit_price", "amount", "firm_amount", "fee_amount", "levy_amount")
 SPLIT_SUM = models.F("firm_amount") + models.F("fee_amount") + models.F("levy_amount")
 
 

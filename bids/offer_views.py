@@ -23,9 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from consortium.forms import form_errors
 from consortium.money import round_money
-from consortium.offer_pricing import Totals
 from consortium.roles import Role, role_required
-from partners.selectors import firms_for
 
 from . import selectors
 from .models import JobStatus, Tender, progress_percent
@@ -464,30 +462,4 @@ def offer_zip(request: HttpRequest, pk: int) -> HttpResponse:
 @role_required(Role.PARTNER)
 def partner_offers(request: HttpRequest) -> HttpResponse:
     """Each sent version the partner's firm is a member of, cut down to the firm's own part."""
-    mine = set(firms_for(request.user, action="view").values_list("pk", flat=True))
-    parts = []
-    for version in reads.partner_versions(request.user):
-        composition = reads.offer_composition(version)
-        members = [member for member in composition.members if member.firm.pk in mine]
-        packages = [
-            {
-                "lot": allocation.package.lot,
-                "package": allocation.package,
-                "firm": allocation.firm,
-                "line_count": composition.figures.line_counts.get(allocation.package.pk, 0),
-                "totals": composition.figures.packages.get(allocation.package.pk, composition.figures.empty),
-            }
-            for allocation in composition.allocations
-            if allocation.firm.pk in mine
-        ]
-        parts.append(
-            {
-                "version": version,
-                "tender": version.offer.tender,
-                "members": members,
-                "packages": packages,
-                "total": Totals.add(member.totals for member in members),
-                "documents": reads.documents_for(request.user, version),
-            }
-        )
-    return render(request, "bids/offer_partner_list.html", {"parts": parts})
+    return render(request, "bids/offer_partner_list.html", {"parts": reads.partner_parts(request.user)})

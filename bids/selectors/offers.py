@@ -47,6 +47,7 @@ from ..models import (
     WorkPackage,
 )
 from ..offer_models import (
+    OFFER_LINE_FIGURES,
     DocumentKind,
     GroupementForm,
     GroupOffer,
@@ -126,6 +127,38 @@ def partner_versions(user: Any) -> list[OfferVersion]:
     if user_role(user) != Role.PARTNER:
         return []
     return list(versions_for(user).order_by("-frozen_at", "-number"))
+
+
+def partner_parts(user: Any) -> list[dict[str, Any]]:
+    """Each sent version the partner's firm is a member of, cut down to the firm's own part: its members'
+    row, its packages and amounts, its documents; nothing of another firm."""
+    mine = set(firms_for(user, action="view").values_list("pk", flat=True))
+    parts = []
+    for version in partner_versions(user):
+        composition = offer_composition(version)
+        members = [member for member in composition.members if member.firm.pk in mine]
+        packages = [
+            {
+                "lot": allocation.package.lot,
+                "package": allocation.package,
+                "firm": allocation.firm,
+                "line_count": composition.figures.line_counts.get(allocation.package.pk, 0),
+                "totals": composition.figures.packages.get(allocation.package.pk, composition.figures.empty),
+            }
+            for allocation in composition.allocations
+            if allocation.firm.pk in mine
+        ]
+        parts.append(
+            {
+                "version": version,
+                "tender": version.offer.tender,
+                "members": members,
+                "packages": packages,
+                "total": Totals.add(member.totals for member in members),
+                "documents": documents_for(user, version),
+            }
+        )
+    return parts
 
 
 def documents_for(user: Any, version: OfferVersion) -> list[OfferDocument]:
@@ -454,13 +487,7 @@ def _frozen_figures(version: OfferVersion) -> Figures:
             "package_id",
             "firm_id",
             *LINE_DETAILS[:4],
-            "quantity",
-            "firm_unit_price",
-            "unit_price",
-            "amount",
-            "firm_amount",
-            "fee_amount",
-            "levy_amount",
+            *OFFER_LINE_FIGURES,
             *LINE_DETAILS[4:],
         )
     )

@@ -29,6 +29,7 @@ from partners.identifiers import clean_siret
 
 from ..models import JobStatus, Tender, WorkPackage
 from ..offer_models import (
+    OFFER_LINE_FIGURES,
     OFFER_MOVES,
     GroupementForm,
     GroupOffer,
@@ -51,20 +52,7 @@ from ..selectors.offers import (
 
 logger = logging.getLogger(__name__)
 
-OFFER_LINE_COLUMNS = (
-    "version_id",
-    "line_id",
-    "lot_id",
-    "package_id",
-    "firm_id",
-    "quantity",
-    "firm_unit_price",
-    "unit_price",
-    "amount",
-    "firm_amount",
-    "fee_amount",
-    "levy_amount",
-)
+OFFER_LINE_COLUMNS = ("version_id", "line_id", "lot_id", "package_id", "firm_id", *OFFER_LINE_FIGURES)
 
 
 class OfferRefused(Exception):
@@ -297,13 +285,7 @@ def freeze_version(
                 line.lot_id,
                 line.package_id,
                 line.firm_id,
-                line.quantity,
-                line.firm_unit_price,
-                line.unit_price,
-                line.amount,
-                line.firm_amount,
-                line.fee_amount,
-                line.levy_amount,
+                *(getattr(line, name) for name in OFFER_LINE_FIGURES),
             )
             for line in figures.lines
         ],
