@@ -30,3 +30,26 @@ def bulk_insert(model: type[models.Model], columns: Sequence[str], rows: Sequenc
             sql = f"INSERT INTO {table} ({names}) VALUES ({placeholders})"  # noqa: S608
             cursor.executemany(sql, rows)
     return len(rows)
+
+
+def reserve_ids(model: type[models.Model], count: int) -> list[int]:
+    """`count` fresh primary keys for `model`, to insert rows that others point to without reading them back.
+
+    The caller must hold a write transaction: on SQLite (BEGIN IMMEDIATE) it holds the database's write
+    lock, so nobody else takes these ids; PostgreSQL hands them out from the table's sequence.
+    """
+    if count <= 0:
+        return []
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, count]
+            )
+            return [row[0] for row in cursor.fetchall()]
+        cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [table])
+        row = cursor.fetchone()
+        quoted = connection.ops.quote_name(table)
+        cursor.execute(f"SELECT coalesce(max(id), 0) FROM {quoted}")  # noqa: S608 - a model's own table
+        start = max(row[0] if row else 0, cursor.fetchone()[0]) + 1
+        return list(range(start, start + count))

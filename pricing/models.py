@@ -1,6 +1,6 @@
 """Offer prices: the fee, levy and VAT policy of a group offer version.
 
-Contracts, ledger and redistribution arrive with their issues.
+Contracts, invoices and payments: contract_models.py; the ledger and payouts: ledger_models.py.
 """
 
 from __future__ import annotations
@@ -30,3 +30,53 @@ class OfferPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"{self.version}: {self.fee_rate} % + {self.levy_rate} %, TVA {self.vat_rate} %"
+
+
+from .contract_models import (  # noqa: E402  (one models module per concern, one app)
+    Contract,
+    ContractKind,
+    ContractParty,
+    Invoice,
+    InvoiceKind,
+    InvoiceLine,
+    InvoiceShare,
+    InvoiceStatus,
+    InvoicingCircuit,
+    OrderLine,
+    PartnerBankAccount,
+    Payment,
+    PaymentKind,
+    PaymentRoute,
+    PurchaseOrder,
+    ShareKind,
+    UpstreamProject,
+)
+from .ledger_models import Account, AccountKind, Entry, EntryKind, PayoutBatch, PayoutItem, Posting  # noqa: E402
+
+__all__ = [
+    "Account",
+    "AccountKind",
+    "Contract",
+    "ContractKind",
+    "ContractParty",
+    "Entry",
+    "EntryKind",
+    "Invoice",
+    "InvoiceKind",
+    "InvoiceLine",
+    "InvoiceShare",
+    "InvoiceStatus",
+    "InvoicingCircuit",
+    "OfferPolicy",
+    "OrderLine",
+    "PartnerBankAccount",
+    "Payment",
+    "PaymentKind",
+    "PaymentRoute",
+    "PayoutBatch",
+    "PayoutItem",
+    "Posting",
+    "PurchaseOrder",
+    "ShareKind",
+    "UpstreamProject",
+]

@@ -8,7 +8,7 @@ from consortium.offer_pricing import LineToPrice, Policy, PricedOffer
 
 from .arithmetic import price_offer
 from .selectors import offer_policy
-from .services import copy_offer_policy, set_offer_policy
+from .services.policy import copy_offer_policy, set_offer_policy
 
 
 class OfferPricingAdapter:

@@ -9,8 +9,8 @@ from django.core.exceptions import ImproperlyConfigured
 
 from consortium.offer_pricing import Policy, PricingRefused
 
-from .arithmetic import check_policy
-from .models import OfferPolicy
+from ..arithmetic import check_policy
+from ..models import OfferPolicy
 
 
 def default_policy() -> Policy:

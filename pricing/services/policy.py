@@ -11,8 +11,8 @@ from bids.offer_models import OfferStatus, OfferVersion
 from consortium.offer_pricing import Policy, PricingRefused
 from consortium.services import record_event
 
-from .arithmetic import check_policy
-from .models import OfferPolicy
+from ..arithmetic import check_policy
+from ..models import OfferPolicy
 
 
 def _draft_for_update(version_id: int) -> OfferVersion:
