@@ -231,3 +231,7 @@ GUICHET_ADDRESS = env_str("GUICHET_ADDRESS", "")
 OFFER_FEE_RATE = env_str("OFFER_FEE_RATE", "8")
 OFFER_LEVY_RATE = env_str("OFFER_LEVY_RATE", "2")
 OFFER_VAT_RATE = env_str("OFFER_VAT_RATE", "20")
+# The guichet's own bank account, debited by the payout files (pain.001). The default is the public
+# example IBAN of the French banking federation's documentation: fine for the demo, refused by any bank.
+GUICHET_IBAN = env_str("GUICHET_IBAN", "FR1420041010050500013M02606")
+GUICHET_BIC = env_str("GUICHET_BIC", "")
