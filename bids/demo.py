@@ -17,6 +17,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from consortium.demo_steps import run_registered_steps
 from consortium.money import round_money
 from consortium.roles import Role
 from consortium.services import load_cpv_catalogue
@@ -210,4 +211,5 @@ def load_demo() -> dict[str, int]:
         "schedule_lines": support.lines.count(),
         **offer,
         **group_offer,
+        **run_registered_steps(),  # the contract and its money, from pricing
     }

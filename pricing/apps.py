@@ -6,8 +6,11 @@ class PricingConfig(AppConfig):
     verbose_name = "Prix et redistribution"
 
     def ready(self) -> None:
+        from consortium import demo_steps
         from consortium.offer_pricing import register
 
+        from .demo import build_demo_contract
         from .offer_pricing import OfferPricingAdapter
 
         register(OfferPricingAdapter())
+        demo_steps.register(build_demo_contract)
