@@ -14,6 +14,7 @@ from rest_framework.reverse import reverse
 from bids.api import TenderAssignment, TenderWorkPackageList, WorkPackageDetail, WorkPackageMatch
 from bids.invitation_api import InvitationViewSet
 from partners.api import FirmViewSet, HoldsRole, SkillViewSet
+from pricing.api import ContractDetail, ContractInvoiceList, ContractList, PaymentList, StatementDetail
 
 
 @extend_schema(exclude=True)
@@ -60,4 +61,9 @@ urlpatterns: list[URLPattern | URLResolver] = [
         InvitationViewSet.as_view({"post": "decline"}),
         name="api-invitation-decline",
     ),
+    path("contracts/", ContractList.as_view(), name="api-contract-list"),
+    path("contracts/<int:pk>/", ContractDetail.as_view(), name="api-contract-detail"),
+    path("contracts/<int:pk>/invoices/", ContractInvoiceList.as_view(), name="api-contract-invoices"),
+    path("payments/", PaymentList.as_view(), name="api-payment-list"),
+    path("statements/<int:firm_id>/", StatementDetail.as_view(), name="api-statement-detail"),
 ]

@@ -10,5 +10,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("consortium.api_urls")),
     path("partners/", include("partners.urls")),
+    path("statements/", include("pricing.urls_statements")),
+    path("finance/", include("pricing.urls")),
     path("", include("bids.urls")),
 ]

@@ -150,7 +150,7 @@ def post_entries(drafts: Sequence[EntryDraft], *, actor: Any = None) -> int:
     now = timezone.now()
     actor_id = getattr(actor, "pk", None)
     entry_rows = []
-    posting_rows = []
+    posting_rows: list[tuple[int, int, int]] = []
     for entry_id, draft in zip(ids, drafts, strict=True):
         entry_rows.append(
             (

@@ -56,7 +56,8 @@ def invoice_shares(
             raise ValueError(f"line split does not add up: {line}")
         _add(ht, (ShareKind.FIRM, line.firm_id), line.firm_cents)
         _add(ht, (ShareKind.FEE, None), line.fee_cents)
-        projects = projects_of_package.get(line.package_id) or [None]
+        named = projects_of_package.get(line.package_id)
+        projects: list[int | None] = list(named) if named else [None]
         weights = [1] * len(projects)
         for project, cents in zip(projects, split_cents(line.levy_cents, weights, len(weights)), strict=True):
             _add(ht, (ShareKind.LEVY, project), cents)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.contrib.auth import get_user_model
 
 from .services.payouts import run_payout_batch
 
 
 @shared_task(bind=True, autoretry_for=(ConnectionError, TimeoutError), retry_backoff=True, max_retries=5)
-def run_payouts(self, key: str, execution_date: str, actor_id: int | None) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def run_payouts(self: Task, key: str, execution_date: str, actor_id: int | None) -> dict[str, object]:
     """Post a payout batch; a retry (or a second delivery of the message) finds the key and posts nothing.
 
     The result carries no amounts per firm: task results are readable by whoever reads the broker.

@@ -230,7 +230,7 @@ def parse(
 ) -> list[CanonicalTender]:
     """One tender holding the schedule's priced lines and the lots it names."""
     _check_mapping_fields(mapping, source)
-    grids = _open_grids(data, source=source, fmt=fmt, sheet=sheet)
+    grids = open_grids(data, source=source, fmt=fmt, sheet=sheet)
     schedules, skipped = _find_schedules(grids, mapping=mapping, header_row=header_row, explicit=bool(sheet))
     sheet_lots = fmt == "xlsx" and len(schedules) > 1
     total = sum(grid.total_rows for grid, _ in schedules)
@@ -256,7 +256,7 @@ def inspect(
     data: bytes, *, source: str, fmt: str = "xlsx", sheet: str | None = None, header_row: int | None = None
 ) -> SchedulePreview:
     """The detected sheet, header row, column mapping and first rows, without importing."""
-    grids = _open_grids(data, source=source, fmt=fmt, sheet=sheet)
+    grids = open_grids(data, source=source, fmt=fmt, sheet=sheet)
     sheet_names = [grid.name for grid in grids] if fmt == "xlsx" else []
     chosen, layout, problem = grids[0], None, ""
     for grid in grids:
@@ -290,7 +290,7 @@ def schedule_layouts(
     columns point at its cells. Raises ImportFailed as `parse` would."""
     _check_mapping_fields(mapping, filename)
     fmt = "xlsx" if content[:4] == b"PK\x03\x04" else "csv"
-    grids = _open_grids(content, source=filename, fmt=fmt, sheet=sheet or None)
+    grids = open_grids(content, source=filename, fmt=fmt, sheet=sheet or None)
     schedules, _skipped = _find_schedules(grids, mapping=mapping, header_row=header_row, explicit=bool(sheet))
     return {
         grid.name: SheetLayout(
@@ -303,7 +303,7 @@ def schedule_layouts(
 # ---------------------------------------------------------------- opening the file
 
 
-def _open_grids(data: bytes, *, source: str, fmt: str, sheet: str | None) -> list[_Grid]:
+def open_grids(data: bytes, *, source: str, fmt: str, sheet: str | None) -> list[_Grid]:
     if fmt == "csv":
         return [_csv_grid(data, source)]
     if fmt != "xlsx":

@@ -26,6 +26,7 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Coalesce, TruncMonth
+from django.utils.translation import gettext as _
 
 from bids.models import Lot
 from bids.offer_models import OfferLine, OfferStatus, OfferVersion
@@ -43,6 +44,7 @@ from ..models import (
     PartnerBankAccount,
     Payment,
     PaymentKind,
+    PaymentRoute,
     PurchaseOrder,
 )
 from .contracts import InvoicePosition
@@ -106,7 +108,7 @@ def contract_figures(contracts: Iterable[Contract]) -> dict[int, ContractFigures
         .annotate(total=Sum("total_ht_cents"))
         .values_list("contract_id", "total")
     )
-    invoiced: dict[int, dict[str, Any]] = {
+    invoiced: dict[int, Any] = {
         row["contract_id"]: row
         for row in Invoice.objects.filter(ISSUED, contract_id__in=ids)
         .values("contract_id")
@@ -117,7 +119,7 @@ def contract_figures(contracts: Iterable[Contract]) -> dict[int, ContractFigures
             - Coalesce(Sum("total_ttc_cents", filter=Q(kind=InvoiceKind.CREDIT_NOTE)), 0),
         )
     }
-    paid: dict[int, dict[str, Any]] = {
+    paid: dict[int, Any] = {
         row["contract_id"]: row
         for row in Payment.objects.filter(LIVE, contract_id__in=ids, invoice__isnull=False)
         .values("contract_id")
@@ -157,8 +159,8 @@ def won_versions_without_contract() -> QuerySet[OfferVersion]:
     )
 
 
-def contract_parties(contract: Contract) -> list[ContractParty]:
-    return list(contract.parties.select_related("firm").order_by("firm__name"))
+def contract_parties(contract: Contract) -> QuerySet[ContractParty]:
+    return contract.parties.select_related("firm").order_by("firm__name")
 
 
 def contract_lots(contract: Contract) -> list[Lot]:
@@ -235,6 +237,7 @@ def contract_orders(contract: Contract) -> QuerySet[PurchaseOrder]:
                 Subquery(invoiced, output_field=BigIntegerField()), Value(0), output_field=BigIntegerField()
             )
         )
+        .annotate(left_ht_cents=F("total_ht_cents") - F("invoiced_ht_cents"))
         .order_by("lot__position", "lot_id", "issued_on", "pk")
     )
 
@@ -264,13 +267,13 @@ def invoice_positions(invoices: Iterable[Invoice]) -> dict[int, InvoicePosition]
     """`selectors.contracts.invoice_position` of each invoice, in two queries whatever their number."""
     invoices = list(invoices)
     ids = [invoice.pk for invoice in invoices]
-    credits = {
+    credits: dict[int, Any] = {
         row["credited_id"]: row
         for row in Invoice.objects.filter(credited_id__in=ids, kind=InvoiceKind.CREDIT_NOTE)
         .values("credited_id")
         .annotate(ht=Sum("total_ht_cents"), ttc=Sum("total_ttc_cents"))
     }
-    payments = {
+    payments: dict[int, Any] = {
         row["invoice_id"]: row
         for row in Payment.objects.filter(LIVE, invoice_id__in=ids)
         .values("invoice_id")
@@ -347,9 +350,9 @@ def contract_entries(contract: Contract) -> QuerySet[Entry]:
     )
 
 
-def direct_parties(contract: Contract) -> list[ContractParty]:
+def direct_parties(contract: Contract) -> QuerySet[ContractParty]:
     """The members the buyer may pay directly (their route is not the guichet)."""
-    return [party for party in contract_parties(contract) if party.payment_route != "guichet"]
+    return contract_parties(contract).exclude(payment_route=PaymentRoute.GUICHET)
 
 
 # --- The dashboard -----------------------------------------------------------------------------------------------
@@ -405,7 +408,9 @@ def revenue_by_month(since: dt.date, today: dt.date) -> list[Amount]:
     months = []
     month = since
     while month <= today:
-        months.append(Amount(key=month, label=month.strftime("%m/%Y"), cents=received.get((month.year, month.month), 0)))
+        months.append(
+            Amount(key=month, label=month.strftime("%m/%Y"), cents=received.get((month.year, month.month), 0))
+        )
         month = month_start(month, -1)
     return months
 
@@ -425,7 +430,8 @@ def revenue_by_lot(since: dt.date, today: dt.date) -> list[Amount]:
     amounts = []
     for row in rows:
         lot = row["invoice__order__lot__source_id"]
-        label = f"{row['contract__reference']} · lot {lot}" if lot is not None else f"{row['contract__reference']} · —"
+        where = _("lot %(lot)s") % {"lot": lot} if lot is not None else _("avances, sans lot")
+        label = f"{row['contract__reference']} · {where}"
         amounts.append(Amount(key=row["invoice__order__lot_id"], label=label, cents=_cents(row["total"])))
     return amounts
 
@@ -508,9 +514,13 @@ def overdue_invoices(today: dt.date) -> list[OverdueInvoice]:
     """Issued invoices past their due date with money still owed, the oldest first."""
     invoices = with_outstanding(
         Invoice.objects.filter(kind=InvoiceKind.INVOICE, status=InvoiceStatus.ISSUED, due_on__lt=today)
-    ).filter(outstanding_cents__gt=0)
+    ).filter(Q(outstanding_cents__gt=0))
     return [
-        OverdueInvoice(invoice=invoice, outstanding_cents=invoice.outstanding_cents, days_late=(today - invoice.due_on).days)
+        OverdueInvoice(
+            invoice=invoice,
+            outstanding_cents=int(invoice.outstanding_cents),  # type: ignore[attr-defined]
+            days_late=(today - invoice.due_on).days,
+        )
         for invoice in invoices.select_related("contract").order_by("due_on", "pk")
     ]
 

@@ -11,12 +11,15 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
-from django.db.models import Q, Sum
+from django.db.models import Q, QuerySet, Sum
 
+from consortium.roles import Role, user_role
 from partners.models import PartnerFirm
+from partners.selectors import firm_of
 
-from ..ledger_models import AccountKind, EntryKind, PayoutItem, Posting
+from ..ledger_models import Account, AccountKind, EntryKind, PayoutItem, Posting
 from ..models import InvoiceShare, InvoiceStatus, Payment, PaymentKind, ShareKind
 from ..redistribution import cumulative_split
 
@@ -162,9 +165,32 @@ def _withheld_by_invoice(firm_id: int, invoice_ids: list[int]) -> dict[int, int]
     result = {}
     for invoice_id, row in open_rows.items():
         shares = weights[invoice_id]
-        cents = [c for _firm, c in shares]
+        weights_of_invoice = [c for _firm, c in shares]
         held = (row["withheld"] or 0) - (row["released"] or 0)
         settled = row["settled"] or 0
-        after, before = cumulative_split(cents, settled + held), cumulative_split(cents, settled)
+        after = cumulative_split(weights_of_invoice, settled + held)
+        before = cumulative_split(weights_of_invoice, settled)
         result[invoice_id] = sum(a - b for (f, _c), a, b in zip(shares, after, before, strict=True) if f == firm_id)
     return result
+
+
+def statement_firm(user: Any, firm_id: int) -> PartnerFirm | None:
+    """The firm whose statement `user` may read: any for finance and admins, its own for a partner user."""
+    role = user_role(user)
+    if role in (Role.FINANCE, Role.ADMIN):
+        return PartnerFirm.objects.filter(pk=firm_id).first()
+    if role == Role.PARTNER:
+        firm = firm_of(user)
+        return firm if firm is not None and firm.pk == firm_id else None
+    return None
+
+
+def firms_with_statements() -> QuerySet[PartnerFirm]:
+    """Each firm that is a contract party or has a ledger account, by name."""
+    with_account = Account.objects.filter(firm__isnull=False).values("firm_id")
+    return (
+        PartnerFirm.objects.filter(Q(contract_parties__isnull=False) | Q(pk__in=with_account))
+        .distinct()
+        .order_by("name", "pk")
+        .only("pk", "name", "city")
+    )

@@ -86,7 +86,7 @@ def create_contract(
     for member in version.members.select_related("firm"):
         default = PaymentRoute.DIRECT if member.direct_payment else PaymentRoute.GUICHET
         route = routes.get(member.firm_id, default)
-        if route == PaymentRoute.DIRECT and member.role != MemberRole.SOUSTRAITANT:
+        if route == PaymentRoute.DIRECT and member.role != MemberRole.SUBCONTRACTOR:
             raise ContractRefused(
                 _("%(firm)s : le paiement direct est réservé aux sous-traitants.") % {"firm": member.firm.name}
             )
@@ -168,7 +168,7 @@ def create_order(
             order=order,
             offer_line=offer_lines[line.key],
             firm_id=offer_lines[line.key].firm_id,
-            quantity=line.quantity,
+            quantity=dict(lines)[line.key],
             unit_price=line.unit_price,
             amount_cents=_cents(line.amount),
         )
@@ -236,8 +236,8 @@ def issue_invoice(
     priced = price_offer(policy, to_price)
     splits = [
         LineSplit(
-            package_id=left[p.key][1].offer_line.package_id,  # type: ignore[union-attr]
-            firm_id=left[p.key][1].firm_id,  # type: ignore[union-attr]
+            package_id=left[p.key][1].offer_line.package_id,
+            firm_id=left[p.key][1].firm_id,
             amount_cents=_cents(p.amount),
             firm_cents=_cents(p.firm_amount),
             fee_cents=_cents(p.fee_amount),
@@ -253,7 +253,7 @@ def issue_invoice(
         issued_on=issued_on, total_ht=total_ht, vat=vat, members_circuit=members_circuit, actor=actor,
     )  # fmt: skip
     InvoiceLine.objects.bulk_create(
-        InvoiceLine(invoice=invoice, order_line_id=p.key, quantity=p.quantity, amount_cents=_cents(p.amount))
+        InvoiceLine(invoice=invoice, order_line_id=p.key, quantity=dict(lines)[p.key], amount_cents=_cents(p.amount))
         for p in priced.lines
     )
     _save_shares(invoice, shares)
@@ -279,11 +279,11 @@ def _left_to_invoice(order: PurchaseOrder) -> dict[int, tuple[Decimal, OrderLine
 def projects_of_packages(package_ids: set[int]) -> dict[int, list[int]]:
     """The upstream projects named by each package's required skills, created the first time one is met."""
     named: dict[int, set[str]] = {}
-    for package_id, project in PackageSkill.objects.filter(package_id__in=package_ids).values_list(
+    for package_id, project_name in PackageSkill.objects.filter(package_id__in=package_ids).values_list(
         "package_id", "skill__upstream_project"
     ):
-        if project.strip():
-            named.setdefault(package_id, set()).add(project.strip())
+        if project_name.strip():
+            named.setdefault(package_id, set()).add(project_name.strip())
     ids: dict[str, int] = {}
     for name in sorted({name for names in named.values() for name in names}):
         project, _created = UpstreamProject.objects.get_or_create(name=name, defaults={"slug": _free_slug(name)})
