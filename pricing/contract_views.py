@@ -247,7 +247,7 @@ def credit_note_new(request: HttpRequest, pk: int) -> HttpResponse:
     form = CreditNoteForm(request.POST, invoices=finance.payable_invoices(contract), prefix="credit")
     if not form.is_valid():
         form_refused(request, form, _("Avoir non émis :"))
-        return _back(contract, "actions")
+        return _back(contract)  # the refusal is shown at the top of the page
     data = form.cleaned_data
     try:
         credit = issue_credit_note(
@@ -260,7 +260,7 @@ def credit_note_new(request: HttpRequest, pk: int) -> HttpResponse:
         )
     except REFUSALS as error:
         messages.error(request, str(error))
-        return _back(contract, "actions")
+        return _back(contract)  # the refusal is shown at the top of the page
     messages.success(
         request,
         _("Avoir %(n)s émis sur la facture %(inv)s : %(total)s TTC.")
@@ -286,7 +286,7 @@ def payment_new(request: HttpRequest, pk: int) -> HttpResponse:
     )
     if not form.is_valid():
         form_refused(request, form, _("Paiement non enregistré :"))
-        return _back(contract, "actions")
+        return _back(contract)  # the refusal is shown at the top of the page
     data = form.cleaned_data
     try:
         payment = record_payment(
@@ -301,7 +301,7 @@ def payment_new(request: HttpRequest, pk: int) -> HttpResponse:
         )
     except REFUSALS as error:
         messages.error(request, str(error))
-        return _back(contract, "actions")
+        return _back(contract)  # the refusal is shown at the top of the page
     messages.success(
         request,
         _("Paiement de %(amount)s enregistré sur la facture %(inv)s et redistribué.")
@@ -317,7 +317,7 @@ def advance_new(request: HttpRequest, pk: int) -> HttpResponse:
     form = AdvanceForm(request.POST, prefix="advance")
     if not form.is_valid():
         form_refused(request, form, _("Avance non enregistrée :"))
-        return _back(contract, "actions")
+        return _back(contract)  # the refusal is shown at the top of the page
     data = form.cleaned_data
     try:
         record_advance(
@@ -329,7 +329,7 @@ def advance_new(request: HttpRequest, pk: int) -> HttpResponse:
         )
     except REFUSALS as error:
         messages.error(request, str(error))
-        return _back(contract, "actions")
+        return _back(contract)  # the refusal is shown at the top of the page
     messages.success(
         request, _("Avance de %(amount)s enregistrée.") % {"amount": euros(data["amount"], contract.currency)}
     )
@@ -343,7 +343,7 @@ def guarantee_release(request: HttpRequest, pk: int) -> HttpResponse:
     form = ReleaseForm(request.POST, prefix="release")
     if not form.is_valid():
         form_refused(request, form, _("Retenue non libérée :"))
-        return _back(contract, "actions")
+        return _back(contract)  # the refusal is shown at the top of the page
     data = form.cleaned_data
     try:
         releases = release_guarantee(
@@ -354,7 +354,7 @@ def guarantee_release(request: HttpRequest, pk: int) -> HttpResponse:
         )
     except REFUSALS as error:
         messages.error(request, str(error))
-        return _back(contract, "actions")
+        return _back(contract)  # the refusal is shown at the top of the page
     messages.success(
         request,
         _("Retenue de garantie libérée : %(amount)s sur %(count)s facture(s), redistribués.")

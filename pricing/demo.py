@@ -20,8 +20,8 @@ from .services.contracts import ContractTerms, create_contract, create_order, is
 from .services.payments import PaymentInput, record_payments
 from .services.payouts import run_payout_batch
 
-# Bank accounts of the demo firms: French IBANs whose check digits are right, at a fictitious bank.
-DEMO_BBANS = ("30001007941234567890185", "30004000031234567890143")
+# The demo firms' bank accounts: French IBANs whose check digits are right, at a fictitious branch.
+DEMO_BANK_BRANCH = "3000100794"
 
 
 def demo_iban(bban: str) -> str:
@@ -95,9 +95,10 @@ def build_demo_contract() -> dict[str, int]:
             actor=finance,
             payments=[PaymentInput(second.pk, second.due_on + dt.timedelta(days=10), 100_000, "VIR-DEMO-0003")],
         )
-    for bban, member in zip(DEMO_BBANS, contract.parties.select_related("firm").order_by("firm__name"), strict=False):
+    for member in contract.parties.select_related("firm"):
         PartnerBankAccount.objects.get_or_create(
-            firm=member.firm, defaults={"holder": member.firm.name[:70], "iban": demo_iban(bban)}
+            firm=member.firm,
+            defaults={"holder": member.firm.name[:70], "iban": demo_iban(f"{DEMO_BANK_BRANCH}{member.firm.pk:011d}00")},
         )
     run_payout_batch(actor=finance, key=f"virements-{today:%Y-%m}", execution_date=today)
     return {"contracts": 1, "ledger_entries": Entry.objects.count()}

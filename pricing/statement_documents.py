@@ -146,7 +146,7 @@ def statement_chart(figures: StatementFigures) -> str:
 
 def statement_context(statement: Statement, *, on: dt.date | None = None) -> dict[str, Any]:
     figures = statement_figures(statement, on=on)
-    return {"s": figures, "firm": statement.firm, "currency": "€", "chart": statement_chart(figures)}
+    return {"s": figures, "firm": statement.firm, "currency": "EUR", "chart": statement_chart(figures)}
 
 
 def statement_slug(statement: Statement, on: dt.date) -> str:

@@ -113,5 +113,5 @@ def statement_firm_list(request: HttpRequest) -> HttpResponse:
     owed = owed_to_firms()  # one grouped query over the partner and direct accounts
     page = Paginator(firms_with_statements(), FIRMS_PER_PAGE).get_page(request.GET.get("page"))
     rows = [{"firm": item, "balance": from_cents(owed.get(item.pk, 0))} for item in page.object_list]
-    context = {"page": page, "rows": rows, "total": from_cents(sum(owed.values())), "currency": "€"}
+    context = {"page": page, "rows": rows, "total": from_cents(sum(owed.values())), "currency": "EUR"}
     return render(request, "pricing/statement_firms.html", context)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.core.management import call_command
 
@@ -52,14 +54,14 @@ def test_load_demo_is_idempotent() -> None:
     assert Assignment.objects.filter(package__tender=support, lead__isnull=False).exists()
 
 
-def test_the_demo_takes_one_tender_to_a_frozen_group_offer_with_its_documents() -> None:
+def test_the_demo_takes_one_tender_to_a_won_group_offer_with_its_documents_and_contract() -> None:
     from bids.models import OfferVersion
     from bids.offer_models import DocumentKind
 
     call_command("load_demo")
     call_command("load_demo")
     version = OfferVersion.objects.get()
-    assert (version.status, version.render_status, version.number) == ("frozen", "succeeded", 1)
+    assert (version.status, version.render_status, version.number) == ("won", "succeeded", 1)
     assert version.offer.tender.offer_frozen_at is not None
     assert version.lines.count() == 80
     members = set(version.members.values_list("firm__name", flat=True))
@@ -68,6 +70,26 @@ def test_the_demo_takes_one_tender_to_a_frozen_group_offer_with_its_documents() 
     assert sorted(kinds) == sorted([DocumentKind.SCHEDULE, DocumentKind.MEMO, DocumentKind.GROUPEMENT])
     assert version.documents.filter(firm__isnull=False).count() == 2 * len(members)
     assert len(version.content_hash) == 64
+    _assert_demo_money(version)
+
+
+def _assert_demo_money(version: Any) -> None:
+    """The contract of the won offer: orders, invoices, a partial and a late payment, a payout batch, and
+    a ledger that reconciles (load_demo ran twice: nothing was posted twice)."""
+    from pricing.models import Contract, Payment, PayoutBatch
+    from pricing.selectors.reconcile import reconcile
+
+    contract = Contract.objects.get()
+    assert contract.version == version
+    assert contract.orders.count() == 2 and contract.invoices.count() == 2
+    first = contract.invoices.order_by("issued_on").first()
+    assert first is not None and first.status == "paid"
+    received = list(Payment.objects.filter(invoice=first).order_by("received_on").values_list("received_on", flat=True))
+    assert received[0] <= first.due_on < received[-1]  # a partial payment on time, the rest late
+    batch = PayoutBatch.objects.get()
+    paid = set(batch.items.values_list("firm_id", flat=True))
+    assert set(first.shares.filter(kind="firm").values_list("firm_id", flat=True)) <= paid  # all paid in full
+    assert reconcile().ok
 
 
 def test_demo_accounts_can_log_in() -> None:

@@ -32,8 +32,8 @@ from bids.services.invitations import default_deadline, send_invitations
 from bids.services.packages import split_tender
 from partners.models import PartnerFirm
 from tests.conftest import client_for
-from tests.ledger.test_money_permissions import MONEY_MATRIX
 from tests.invitations.conftest import build_market, invitation_of
+from tests.ledger.test_money_permissions import MONEY_MATRIX
 
 pytestmark = pytest.mark.django_db
 

@@ -11,12 +11,16 @@ from tests.ledger.conftest import SIGNED_ON, LedgerContract
 
 def test_invoice_and_two_partial_payments_redistribute_exactly(ledger_contract: LedgerContract) -> None:
     order = ledger_contract.order()
-    invoice = issue_invoice(actor=ledger_contract.finance, order=order, number="F-1", issued_on=SIGNED_ON + dt.timedelta(days=40))
+    invoice = issue_invoice(
+        actor=ledger_contract.finance, order=order, number="F-1", issued_on=SIGNED_ON + dt.timedelta(days=40)
+    )
     assert invoice.status == InvoiceStatus.ISSUED
     shares = list(invoice.shares.all())
     assert sum(s.ttc_cents for s in shares) == invoice.total_ttc_cents
     half = invoice.total_ttc_cents // 3
-    record_payment(actor=ledger_contract.finance, payment=PaymentInput(invoice.pk, SIGNED_ON + dt.timedelta(days=60), half))
+    record_payment(
+        actor=ledger_contract.finance, payment=PaymentInput(invoice.pk, SIGNED_ON + dt.timedelta(days=60), half)
+    )
     record_payment(
         actor=ledger_contract.finance,
         payment=PaymentInput(invoice.pk, SIGNED_ON + dt.timedelta(days=70), invoice.total_ttc_cents - half),
@@ -24,9 +28,10 @@ def test_invoice_and_two_partial_payments_redistribute_exactly(ledger_contract: 
     invoice.refresh_from_db()
     assert invoice.status == InvoiceStatus.PAID
     for share in shares:
-        ref = (
-            ledger.partner(share.firm_id) if share.kind == "firm" else ledger.FEE if share.kind == "fee" else ledger.fund(share.project_id)
-        )
+        if share.kind == "firm":
+            ref = ledger.partner(share.firm_id)
+        else:
+            ref = ledger.FEE if share.kind == "fee" else ledger.fund(share.project_id)
         assert -ledger.balance([ref]) == share.ttc_cents
     assert ledger.balance([ledger.receivable(invoice.contract_id)]) == 0
     assert ledger.balance([ledger.to_redistribute(invoice.contract_id)]) == 0

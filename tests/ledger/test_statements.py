@@ -134,7 +134,7 @@ def page_text(response: Any) -> str:
 
 def shown(cents: int) -> str:
     with translation.override("fr"):
-        return flat(money(from_cents(cents), "€"))
+        return flat(money(from_cents(cents), "EUR"))
 
 
 FIRM_B_AMOUNTS = (509060, 559967, -50907)  # B's share, what the buyer paid B directly, B's balance
