@@ -21,7 +21,8 @@ def bulk_insert(model: type[models.Model], columns: Sequence[str], rows: Sequenc
     names = ", ".join(connection.ops.quote_name(column) for column in columns)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            # The raw COPY bypasses Django's cursor wrapper: wrap its errors so callers can catch IntegrityError.
+            with connection.wrap_database_errors, cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
         else:

@@ -145,7 +145,7 @@ def post_entries(drafts: Sequence[EntryDraft], *, actor: Any = None) -> int:
     keys = [draft.key for draft in drafts]
     if len(set(keys)) != len(keys) or existing_keys(keys):
         raise LedgerRefused(_("Écriture déjà passée (même clé) : rien n'a été écrit."))
-    accounts = account_ids(ref for draft in drafts for ref, _cents in draft.lines)
+    accounts = account_ids({ref for draft in drafts for ref, _cents in draft.lines})
     ids = reserve_ids(Entry, len(drafts))
     now = timezone.now()
     actor_id = getattr(actor, "pk", None)

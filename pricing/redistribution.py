@@ -113,8 +113,8 @@ def _recovered_at(advance_cents: int, base_cents: int, start: Decimal, end: Deci
     if advance_cents <= 0 or base_cents <= 0:
         return 0
     progress = Decimal(executed) * 100 / base_cents
-    if progress <= start:
-        return 0
-    if progress >= end or end <= start:
+    if progress >= end:
         return advance_cents
+    if progress <= start or end <= start:
+        return 0
     return int(round_money(Decimal(advance_cents) * (progress - start) / (end - start) / 100) * 100)

@@ -19,7 +19,7 @@ from consortium.services import record_event
 from .. import ledger
 from ..ledger_models import Entry, EntryKind
 from ..models import Contract, Invoice, InvoiceKind, InvoiceShare, InvoiceStatus, Payment, PaymentKind, ShareKind
-from ..redistribution import advance_recovered, settlement_parts
+from ..redistribution import advance_recovered, cumulative_split
 from ..selectors.contracts import invoice_position, live_payments
 from .contracts import ContractRefused
 
@@ -143,28 +143,62 @@ def contract_base_cents(contract: Contract) -> int:
     return int((contract.version.total_ht or Decimal(0)) * 100)
 
 
+@dataclass
+class _InvoiceSplit:
+    """An invoice's share weights, the ledger account of each share (paid through the guichet or
+    directly), and the cumulative split of what was settled so far."""
+
+    weights: list[int]
+    via_guichet: list[ledger.AccountRef]
+    direct: list[ledger.AccountRef]
+    settled: int
+    parts_so_far: list[int]
+
+    def settle(self, amount: int) -> list[int]:
+        after = cumulative_split(self.weights, self.settled + amount)
+        parts = [a - b for a, b in zip(after, self.parts_so_far, strict=True)]
+        self.settled += amount
+        self.parts_so_far = after
+        return parts
+
+
 def post_payments(payments: Sequence[Payment], *, actor: Any) -> int:
     """The ledger entries of saved payments (in id order): the money received, then its redistribution."""
     payments = sorted(payments, key=lambda p: p.pk)
     invoice_ids = {p.invoice_id for p in payments if p.invoice_id}
-    weights: dict[int, list[InvoiceShare]] = {}
-    for share in InvoiceShare.objects.filter(invoice_id__in=invoice_ids).order_by("invoice_id", "id"):
-        weights.setdefault(share.invoice_id, []).append(share)
-    first_id = payments[0].pk if payments else 0
-    settled = _settled_before(invoice_ids, first_id)
+    splits = _invoice_splits(invoice_ids, first_id=payments[0].pk if payments else 0)
     drafts = []
     for payment in payments:
         drafts.append(_receipt_draft(payment))
-        if payment.invoice_id is None:
-            continue
-        amount = payment.settled_cents
-        shares = weights[payment.invoice_id]
-        parts = settlement_parts(
-            [s.ttc_cents for s in shares], settled_before=settled.get(payment.invoice_id, 0), amount=amount
-        )
-        settled[payment.invoice_id] = settled.get(payment.invoice_id, 0) + amount
-        drafts.append(_redistribution_draft(payment, shares, parts))
+        if payment.invoice_id is not None:
+            split = splits[payment.invoice_id]
+            parts = split.settle(payment.settled_cents)
+            accounts = split.direct if payment.kind == PaymentKind.DIRECT else split.via_guichet
+            drafts.append(_redistribution_draft(payment, accounts, parts))
     return ledger.post_entries(drafts, actor=actor)
+
+
+def _invoice_splits(invoice_ids: set[int], *, first_id: int) -> dict[int, _InvoiceSplit]:
+    settled = _settled_before(invoice_ids, first_id)
+    splits: dict[int, _InvoiceSplit] = {}
+    shares = InvoiceShare.objects.filter(invoice_id__in=invoice_ids).order_by("invoice_id", "id")
+    for invoice_id, kind, firm_id, project_id, cents in shares.values_list(
+        "invoice_id", "kind", "firm_id", "project_id", "ttc_cents"
+    ):
+        split = splits.get(invoice_id)
+        if split is None:
+            split = splits[invoice_id] = _InvoiceSplit([], [], [], settled.get(invoice_id, 0), [])
+        split.weights.append(cents)
+        if kind == ShareKind.FIRM:
+            split.via_guichet.append(ledger.partner(firm_id))
+            split.direct.append(ledger.direct(firm_id))
+        else:
+            account = ledger.FEE if kind == ShareKind.FEE else ledger.fund(project_id)
+            split.via_guichet.append(account)
+            split.direct.append(account)
+    for split in splits.values():
+        split.parts_so_far = cumulative_split(split.weights, split.settled)
+    return splits
 
 
 def _settled_before(invoice_ids: set[int], first_id: int) -> dict[int, int]:
@@ -204,21 +238,13 @@ def _receipt_draft(payment: Payment) -> ledger.EntryDraft:
     return draft
 
 
-def _redistribution_draft(payment: Payment, shares: list[InvoiceShare], parts: list[int]) -> ledger.EntryDraft:
+def _redistribution_draft(payment: Payment, accounts: list[ledger.AccountRef], parts: list[int]) -> ledger.EntryDraft:
     draft = ledger.EntryDraft(
         kind=EntryKind.REDISTRIBUTION, key=f"redistribution:{payment.pk}", posted_on=payment.received_on,
         contract_id=payment.contract_id, invoice_id=payment.invoice_id, payment_id=payment.pk,
     )  # fmt: skip
     draft.add(ledger.to_redistribute(payment.contract_id), payment.settled_cents)
-    direct = payment.kind == PaymentKind.DIRECT
-    for share, cents in zip(shares, parts, strict=True):
-        if share.kind == ShareKind.FIRM:
-            assert share.firm_id is not None
-            account = ledger.direct(share.firm_id) if direct else ledger.partner(share.firm_id)
-        elif share.kind == ShareKind.FEE:
-            account = ledger.FEE
-        else:
-            account = ledger.fund(share.project_id)
+    for account, cents in zip(accounts, parts, strict=True):
         draft.add(account, -cents)
     return draft
 
