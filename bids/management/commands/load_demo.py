@@ -20,6 +20,13 @@ class Command(BaseCommand):
             f"{counts['tenders']} tenders, {counts['schedule_lines']} priced lines in the demo schedule, "
             f"split into {counts['packages']} work packages ({counts.get('assigned', 'already')} assigned), "
             f"{counts['invitations']} invitations to partner firms, "
-            f"a group offer frozen for Rouen Habitat ({counts.get('offer_lines', 'already built')} priced lines)"
-            + (f", its contract with {counts['ledger_entries']} ledger entries." if "ledger_entries" in counts else ".")
+            f"a group offer for Rouen Habitat ({counts.get('offer_lines', 'already built')} priced lines)"
+            + _contract_text(counts)
+            + "."
         )
+
+
+def _contract_text(counts: dict[str, int]) -> str:
+    if "ledger_entries" not in counts:
+        return ""
+    return f", won, its contract with {counts['ledger_entries']} ledger entries"
