@@ -34,7 +34,7 @@ from consortium.roles import Role, user_role
 from partners.selectors import firm_of
 
 from .models import Contract, ContractParty, Invoice, InvoiceKind, InvoiceStatus, Payment, PaymentKind, PurchaseOrder
-from .selectors.contracts import InvoicePosition, contracts_for
+from .selectors.contracts import InvoicePosition, contracts_for, invoice_positions
 from .selectors.statements import Statement, partner_statement, statement_firm
 from .statement_documents import CURRENCY
 
@@ -172,30 +172,6 @@ def lot_progress(contract_ids: list[int]) -> dict[int, list[LotProgress]]:
         progress = _progress(sums[(row["contract_id"], row["lot_id"])], ordered=_int(row["total"]))
         lots[row["contract_id"]].append(LotProgress(row["lot_id"], row["lot__source_id"], row["lot__title"], progress))
     return lots
-
-
-def invoice_positions(invoices: list[Invoice]) -> dict[int, InvoicePosition]:
-    """`selectors.contracts.invoice_position` of each invoice, in two grouped queries."""
-    ids = [invoice.pk for invoice in invoices]
-    sums = _sums(
-        Invoice.objects.filter(credited_id__in=ids, kind=InvoiceKind.CREDIT_NOTE),
-        ("credited_id",),
-        Payment.objects.filter(invoice_id__in=ids),
-        ("invoice_id",),
-    )
-    positions = {}
-    for invoice in invoices:
-        row = sums[(invoice.pk,)]
-        progress = _progress(row, invoiced=invoice.total_ttc_cents)
-        positions[invoice.pk] = InvoicePosition(
-            total_ttc_cents=invoice.total_ttc_cents,
-            credited_ht_cents=row["credited_ht"],
-            credited_ttc_cents=row["credited"],
-            settled_cents=progress.settled_cents,
-            withheld_cents=progress.withheld_cents,
-            outstanding_cents=progress.outstanding_cents,
-        )
-    return positions
 
 
 # --- Serializers ---------------------------------------------------------------------------------------------

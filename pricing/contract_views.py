@@ -6,6 +6,7 @@ gets what of each invoice and the ledger entries. Every contract is read through
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -34,7 +35,7 @@ from .forms import (
 from .imports import KIND_LABELS, expected_columns, import_finance_file
 from .models import Contract, InvoiceKind
 from .selectors import finance
-from .selectors.contracts import contracts_for
+from .selectors.contracts import contracts_for, invoice_positions
 from .services.contracts import create_contract, create_order, issue_credit_note, issue_invoice, validate_invoice
 from .services.payments import PaymentInput, record_advance, record_payment, release_guarantee, reverse_payment
 from .views import CONTRACT_READERS, FINANCE, PER_PAGE, REFUSALS, euros, form_refused, posted
@@ -110,7 +111,7 @@ def contract_detail(request: HttpRequest, pk: int) -> HttpResponse:
     contract = _contract(request, pk)
     is_finance = _is_finance(request)
     invoices = Paginator(finance.contract_invoices(contract), PER_PAGE).get_page(request.GET.get("invoices"))
-    positions = finance.invoice_positions(invoices.object_list)
+    positions = invoice_positions(invoices.object_list)
     shares = finance.shares_of_invoices(positions.keys()) if is_finance else {}
     context: dict[str, Any] = {
         "contract": contract,
@@ -223,21 +224,38 @@ def invoice_new(request: HttpRequest, pk: int, order_id: int) -> HttpResponse:
     return render(request, "pricing/invoice_new.html", {"contract": contract, "order": order, "form": form})
 
 
+def _act(
+    request: HttpRequest, contract: Contract, form: Any, *, refused: str, action: Callable[[dict[str, Any]], str],
+    done: str, refused_at: str = "",
+) -> HttpResponse:  # fmt: skip
+    """The shape of every action form of the contract page: the form's errors or the service's refusal as
+    messages (shown at the top of the page unless `refused_at` names a section), or the service's success."""
+    if not form.is_valid():
+        form_refused(request, form, refused)
+        return _back(contract, refused_at)
+    try:
+        message = action(form.cleaned_data)
+    except REFUSALS as error:
+        messages.error(request, str(error))
+        return _back(contract, refused_at)
+    messages.success(request, message)
+    return _back(contract, done)
+
+
 @require_POST
 @role_required(*FINANCE)
 def invoice_validate(request: HttpRequest, pk: int) -> HttpResponse:
     contract = _contract(request, pk)
     form = InvoiceChoiceForm(request.POST, invoices=finance.submitted_invoices(contract))
-    if not form.is_valid():
-        form_refused(request, form, _("Facture non validée :"))
-        return _back(contract, "invoices")
-    try:
-        invoice = validate_invoice(actor=request.user, invoice=form.cleaned_data["invoice"])
-    except REFUSALS as error:
-        messages.error(request, str(error))
-        return _back(contract, "invoices")
-    messages.success(request, _("Facture %(n)s validée et émise.") % {"n": invoice.number})
-    return _back(contract, "invoices")
+
+    def validate(data: dict[str, Any]) -> str:
+        invoice = validate_invoice(actor=request.user, invoice=data["invoice"])
+        return _("Facture %(n)s validée et émise.") % {"n": invoice.number}
+
+    return _act(
+        request, contract, form, refused=_("Facture non validée :"), action=validate, done="invoices",
+        refused_at="invoices",
+    )  # fmt: skip
 
 
 @require_POST
@@ -245,12 +263,9 @@ def invoice_validate(request: HttpRequest, pk: int) -> HttpResponse:
 def credit_note_new(request: HttpRequest, pk: int) -> HttpResponse:
     contract = _contract(request, pk)
     form = CreditNoteForm(request.POST, invoices=finance.payable_invoices(contract), prefix="credit")
-    if not form.is_valid():
-        form_refused(request, form, _("Avoir non émis :"))
-        return _back(contract)  # the refusal is shown at the top of the page
-    data = form.cleaned_data
-    try:
-        credit = issue_credit_note(
+
+    def credit(data: dict[str, Any]) -> str:
+        note = issue_credit_note(
             actor=request.user,
             invoice=data["invoice"],
             number=data["number"].strip(),
@@ -258,19 +273,13 @@ def credit_note_new(request: HttpRequest, pk: int) -> HttpResponse:
             amount_ht_cents=data["amount_ht"],
             reason=data["reason"],
         )
-    except REFUSALS as error:
-        messages.error(request, str(error))
-        return _back(contract)  # the refusal is shown at the top of the page
-    messages.success(
-        request,
-        _("Avoir %(n)s émis sur la facture %(inv)s : %(total)s TTC.")
-        % {
-            "n": credit.number,
+        return _("Avoir %(n)s émis sur la facture %(inv)s : %(total)s TTC.") % {
+            "n": note.number,
             "inv": data["invoice"].number,
-            "total": euros(credit.total_ttc_cents, contract.currency),
-        },
-    )
-    return _back(contract, "invoices")
+            "total": euros(note.total_ttc_cents, contract.currency),
+        }
+
+    return _act(request, contract, form, refused=_("Avoir non émis :"), action=credit, done="invoices")
 
 
 # --- Payments ---------------------------------------------------------------------------------------------------
@@ -284,11 +293,8 @@ def payment_new(request: HttpRequest, pk: int) -> HttpResponse:
     form = PaymentForm(
         request.POST, invoices=finance.payable_invoices(contract), direct_parties=direct, prefix="payment"
     )
-    if not form.is_valid():
-        form_refused(request, form, _("Paiement non enregistré :"))
-        return _back(contract)  # the refusal is shown at the top of the page
-    data = form.cleaned_data
-    try:
+
+    def pay(data: dict[str, Any]) -> str:
         payment = record_payment(
             actor=request.user,
             payment=PaymentInput(
@@ -299,15 +305,12 @@ def payment_new(request: HttpRequest, pk: int) -> HttpResponse:
                 firm_id=form.firm_id(),
             ),
         )
-    except REFUSALS as error:
-        messages.error(request, str(error))
-        return _back(contract)  # the refusal is shown at the top of the page
-    messages.success(
-        request,
-        _("Paiement de %(amount)s enregistré sur la facture %(inv)s et redistribué.")
-        % {"amount": euros(payment.amount_cents, contract.currency), "inv": data["invoice"].number},
-    )
-    return _back(contract, "payments")
+        return _("Paiement de %(amount)s enregistré sur la facture %(inv)s et redistribué.") % {
+            "amount": euros(payment.amount_cents, contract.currency),
+            "inv": data["invoice"].number,
+        }
+
+    return _act(request, contract, form, refused=_("Paiement non enregistré :"), action=pay, done="payments")
 
 
 @require_POST
@@ -315,11 +318,8 @@ def payment_new(request: HttpRequest, pk: int) -> HttpResponse:
 def advance_new(request: HttpRequest, pk: int) -> HttpResponse:
     contract = _contract(request, pk)
     form = AdvanceForm(request.POST, prefix="advance")
-    if not form.is_valid():
-        form_refused(request, form, _("Avance non enregistrée :"))
-        return _back(contract)  # the refusal is shown at the top of the page
-    data = form.cleaned_data
-    try:
+
+    def advance(data: dict[str, Any]) -> str:
         record_advance(
             actor=request.user,
             contract=contract,
@@ -327,13 +327,9 @@ def advance_new(request: HttpRequest, pk: int) -> HttpResponse:
             amount_cents=data["amount"],
             bank_reference=data["bank_reference"],
         )
-    except REFUSALS as error:
-        messages.error(request, str(error))
-        return _back(contract)  # the refusal is shown at the top of the page
-    messages.success(
-        request, _("Avance de %(amount)s enregistrée.") % {"amount": euros(data["amount"], contract.currency)}
-    )
-    return _back(contract, "payments")
+        return _("Avance de %(amount)s enregistrée.") % {"amount": euros(data["amount"], contract.currency)}
+
+    return _act(request, contract, form, refused=_("Avance non enregistrée :"), action=advance, done="payments")
 
 
 @require_POST
@@ -341,26 +337,20 @@ def advance_new(request: HttpRequest, pk: int) -> HttpResponse:
 def guarantee_release(request: HttpRequest, pk: int) -> HttpResponse:
     contract = _contract(request, pk)
     form = ReleaseForm(request.POST, prefix="release")
-    if not form.is_valid():
-        form_refused(request, form, _("Retenue non libérée :"))
-        return _back(contract)  # the refusal is shown at the top of the page
-    data = form.cleaned_data
-    try:
+
+    def release(data: dict[str, Any]) -> str:
         releases = release_guarantee(
             actor=request.user,
             contract=contract,
             received_on=data["received_on"],
             bank_reference=data["bank_reference"],
         )
-    except REFUSALS as error:
-        messages.error(request, str(error))
-        return _back(contract)  # the refusal is shown at the top of the page
-    messages.success(
-        request,
-        _("Retenue de garantie libérée : %(amount)s sur %(count)s facture(s), redistribués.")
-        % {"amount": euros(sum(p.amount_cents for p in releases), contract.currency), "count": len(releases)},
-    )
-    return _back(contract, "payments")
+        return _("Retenue de garantie libérée : %(amount)s sur %(count)s facture(s), redistribués.") % {
+            "amount": euros(sum(p.amount_cents for p in releases), contract.currency),
+            "count": len(releases),
+        }
+
+    return _act(request, contract, form, refused=_("Retenue non libérée :"), action=release, done="payments")
 
 
 @require_POST
@@ -368,22 +358,17 @@ def guarantee_release(request: HttpRequest, pk: int) -> HttpResponse:
 def payment_reverse(request: HttpRequest, pk: int) -> HttpResponse:
     contract = _contract(request, pk)
     form = ReverseForm(request.POST, payments=contract.payments.filter(reversed_at__isnull=True))
-    if not form.is_valid():
-        form_refused(request, form, _("Paiement non annulé :"))
-        return _back(contract, "payments")
-    try:
-        payment = reverse_payment(
-            actor=request.user, payment=form.cleaned_data["payment"], reason=form.cleaned_data["reason"]
-        )
-    except REFUSALS as error:
-        messages.error(request, str(error))
-        return _back(contract, "payments")
-    messages.success(
-        request,
-        _("Paiement de %(amount)s annulé : ses écritures sont contre-passées.")
-        % {"amount": euros(payment.amount_cents, contract.currency)},
-    )
-    return _back(contract, "payments")
+
+    def undo(data: dict[str, Any]) -> str:
+        payment = reverse_payment(actor=request.user, payment=data["payment"], reason=data["reason"])
+        return _("Paiement de %(amount)s annulé : ses écritures sont contre-passées.") % {
+            "amount": euros(payment.amount_cents, contract.currency)
+        }
+
+    return _act(
+        request, contract, form, refused=_("Paiement non annulé :"), action=undo, done="payments",
+        refused_at="payments",
+    )  # fmt: skip
 
 
 # --- Import of orders, invoices and payments ----------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,26 +33,49 @@ def live_payments(invoice_id: int) -> QuerySet[Payment]:
 
 
 def invoice_position(invoice: Invoice) -> InvoicePosition:
-    credits = Invoice.objects.filter(credited=invoice, kind=InvoiceKind.CREDIT_NOTE).aggregate(
-        ht=Sum("total_ht_cents"), ttc=Sum("total_ttc_cents")
-    )
-    sums = live_payments(invoice.pk).aggregate(
-        paid=Sum("amount_cents", filter=~Q(kind=PaymentKind.RELEASE)),
-        released=Sum("amount_cents", filter=Q(kind=PaymentKind.RELEASE)),
-        withheld=Sum("withheld_cents"),
-        recovered=Sum("advance_recovered_cents"),
-    )
-    paid, released = sums["paid"] or 0, sums["released"] or 0
-    withheld, recovered = sums["withheld"] or 0, sums["recovered"] or 0
-    credited_ttc = credits["ttc"] or 0
-    return InvoicePosition(
-        total_ttc_cents=invoice.total_ttc_cents,
-        credited_ht_cents=credits["ht"] or 0,
-        credited_ttc_cents=credited_ttc,
-        settled_cents=paid + recovered + released,
-        withheld_cents=withheld - released,
-        outstanding_cents=invoice.total_ttc_cents - credited_ttc - paid - recovered - withheld,
-    )
+    return invoice_positions([invoice])[invoice.pk]
+
+
+def invoice_positions(invoices: Iterable[Invoice]) -> dict[int, InvoicePosition]:
+    """Where each invoice stands, in two queries whatever their number."""
+    invoices = list(invoices)
+    ids = [invoice.pk for invoice in invoices]
+    credits: dict[int, Any] = {
+        row["credited_id"]: row
+        for row in Invoice.objects.filter(credited_id__in=ids, kind=InvoiceKind.CREDIT_NOTE)
+        .values("credited_id")
+        .annotate(ht=Sum("total_ht_cents"), ttc=Sum("total_ttc_cents"))
+    }
+    payments: dict[int, Any] = {
+        row["invoice_id"]: row
+        for row in Payment.objects.filter(reversed_at__isnull=True, invoice_id__in=ids)
+        .values("invoice_id")
+        .annotate(
+            paid=Sum("amount_cents", filter=~Q(kind=PaymentKind.RELEASE)),
+            released=Sum("amount_cents", filter=Q(kind=PaymentKind.RELEASE)),
+            withheld=Sum("withheld_cents"),
+            recovered=Sum("advance_recovered_cents"),
+        )
+    }
+    positions = {}
+    for invoice in invoices:
+        credit, payment = credits.get(invoice.pk, {}), payments.get(invoice.pk, {})
+        paid, released = _int(payment.get("paid")), _int(payment.get("released"))
+        withheld, recovered = _int(payment.get("withheld")), _int(payment.get("recovered"))
+        credited_ttc = _int(credit.get("ttc"))
+        positions[invoice.pk] = InvoicePosition(
+            total_ttc_cents=invoice.total_ttc_cents,
+            credited_ht_cents=_int(credit.get("ht")),
+            credited_ttc_cents=credited_ttc,
+            settled_cents=paid + recovered + released,
+            withheld_cents=withheld - released,
+            outstanding_cents=invoice.total_ttc_cents - credited_ttc - paid - recovered - withheld,
+        )
+    return positions
+
+
+def _int(value: Any) -> int:
+    return int(value or 0)
 
 
 def contracts_for(user: Any) -> QuerySet[Contract]:

@@ -47,7 +47,6 @@ from ..models import (
     PaymentRoute,
     PurchaseOrder,
 )
-from .contracts import InvoicePosition
 
 REVENUE_MONTHS = 12
 
@@ -261,44 +260,6 @@ def order_lines_left(order: PurchaseOrder) -> list[LineLeft]:
 
 
 # --- Invoices: positions of many at once ------------------------------------------------------------------------
-
-
-def invoice_positions(invoices: Iterable[Invoice]) -> dict[int, InvoicePosition]:
-    """`selectors.contracts.invoice_position` of each invoice, in two queries whatever their number."""
-    invoices = list(invoices)
-    ids = [invoice.pk for invoice in invoices]
-    credits: dict[int, Any] = {
-        row["credited_id"]: row
-        for row in Invoice.objects.filter(credited_id__in=ids, kind=InvoiceKind.CREDIT_NOTE)
-        .values("credited_id")
-        .annotate(ht=Sum("total_ht_cents"), ttc=Sum("total_ttc_cents"))
-    }
-    payments: dict[int, Any] = {
-        row["invoice_id"]: row
-        for row in Payment.objects.filter(LIVE, invoice_id__in=ids)
-        .values("invoice_id")
-        .annotate(
-            paid=Sum("amount_cents", filter=~Q(kind=PaymentKind.RELEASE)),
-            released=Sum("amount_cents", filter=Q(kind=PaymentKind.RELEASE)),
-            withheld=Sum("withheld_cents"),
-            recovered=Sum("advance_recovered_cents"),
-        )
-    }
-    positions = {}
-    for invoice in invoices:
-        credit, payment = credits.get(invoice.pk, {}), payments.get(invoice.pk, {})
-        paid, released = _cents(payment.get("paid")), _cents(payment.get("released"))
-        withheld, recovered = _cents(payment.get("withheld")), _cents(payment.get("recovered"))
-        credited_ttc = _cents(credit.get("ttc"))
-        positions[invoice.pk] = InvoicePosition(
-            total_ttc_cents=invoice.total_ttc_cents,
-            credited_ht_cents=_cents(credit.get("ht")),
-            credited_ttc_cents=credited_ttc,
-            settled_cents=paid + recovered + released,
-            withheld_cents=withheld - released,
-            outstanding_cents=invoice.total_ttc_cents - credited_ttc - paid - recovered - withheld,
-        )
-    return positions
 
 
 def contract_invoices(contract: Contract) -> QuerySet[Invoice]:

@@ -34,8 +34,7 @@ from pricing.models import (
     PayoutBatch,
     PurchaseOrder,
 )
-from pricing.selectors.contracts import invoice_position
-from pricing.selectors.finance import invoice_positions
+from pricing.selectors.contracts import invoice_position, invoice_positions
 from pricing.services.contracts import issue_invoice
 from pricing.services.payments import PaymentInput, record_payment
 from tests.conftest import client_for
