@@ -167,9 +167,13 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 
 # Periodic work, run by `celery worker --beat` (the embedded default included) or by cron calling
-# `manage.py sweep_invitations`.
+# `manage.py sweep_invitations` and `manage.py remind_commitments`.
 CELERY_BEAT_SCHEDULE = {
     "sweep-invitations": {"task": "bids.tasks.sweep", "schedule": env_int("INVITATION_SWEEP_SECONDS", 300)},
+    "remind-commitments": {
+        "task": "pricing.tasks.remind_commitments",
+        "schedule": env_int("COMMITMENT_REMINDER_SECONDS", 24 * 3600),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

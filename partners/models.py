@@ -79,6 +79,9 @@ class PartnerFirm(models.Model):
     description = models.TextField(_("présentation"), blank=True)
     daily_rate = models.DecimalField(_("tarif journalier par défaut (HT)"), null=True, blank=True, **RATE)
     currency = models.CharField(_("devise"), max_length=3, default="EUR")
+    publishes_contributions = models.BooleanField(
+        _("publier nos contributions amont (argent et jours) sur la page de transparence"), default=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

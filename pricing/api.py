@@ -376,10 +376,12 @@ class StatementSerializer(serializers.Serializer):
     pending = CentsField(source="pending_cents", help_text="Facturé, ni réglé ni retenu.")
     paid_out = CentsField(source="paid_out_cents", help_text="Versé par le guichet.")
     collected_directly = CentsField(source="collected_cents", help_text="Encaissé directement de l'acheteur.")
+    contributed = CentsField(source="contributed_cents", help_text="Versé pour l'entreprise à des projets amont.")
     balance = CentsField(source="balance_cents", help_text="Dû par le guichet (négatif : dû au guichet).")
     invoices = StatementInvoiceSerializer(many=True)
     payouts = StatementMoveSerializer(many=True)
     collected = StatementMoveSerializer(many=True)
+    contributions = StatementMoveSerializer(many=True)
 
     @extend_schema_field(OpenApiTypes.DATE)
     def get_on(self, statement: Statement) -> str:

@@ -17,6 +17,14 @@ QUANTITY: dict[str, Any] = {"max_digits": 18, "decimal_places": 4}
 UNIT_PRICE: dict[str, Any] = {"max_digits": 14, "decimal_places": 2}
 
 
+class FundingChannel(models.TextChoices):
+    FISCAL_HOST = "fiscal_host", _("un hôte fiscal (Open Collective, Software Freedom Conservancy, ...)")
+    FOUNDATION = "foundation", _("sa fondation ou son association")
+    COMPANY = "company", _("l'entreprise qui l'édite")
+    PLATFORM = "platform", _("une plateforme de dons (GitHub Sponsors, Liberapay, ...)")
+    WORK_ONLY = "work_only", _("ne reçoit que du travail")
+
+
 class UpstreamProject(models.Model):
     """An open-source project that receives the contribution levy (its fund is a ledger account)."""
 
@@ -24,6 +32,13 @@ class UpstreamProject(models.Model):
     slug = models.SlugField(_("identifiant"), max_length=200, unique=True)
     repository_url = models.URLField(_("dépôt"), max_length=500, blank=True)
     licence = models.CharField(_("licence"), max_length=100, blank=True)
+    description = models.TextField(_("présentation"), blank=True)
+    funding_manifest_url = models.URLField(_("manifeste de financement (funding.json)"), max_length=500, blank=True)
+    funding_channel = models.CharField(
+        _("reçoit l'argent par"), max_length=12, choices=FundingChannel.choices, blank=True
+    )
+    fiscal_host = models.CharField(_("hôte fiscal ou bénéficiaire"), max_length=200, blank=True)
+    funding_url = models.URLField(_("page de financement"), max_length=500, blank=True)
     skills = models.ManyToManyField("partners.Skill", blank=True, related_name="upstream_projects")
     created_at = models.DateTimeField(auto_now_add=True)
 

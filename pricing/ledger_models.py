@@ -50,6 +50,7 @@ class EntryKind(models.TextChoices):
     RELEASE = "release", _("retenue libérée")
     REDISTRIBUTION = "redistrib", _("redistribution")
     PAYOUT = "payout", _("versement au partenaire")
+    CONTRIBUTION = "contrib", _("versement à un projet amont")
     REVERSAL = "reversal", _("contre-passation")
 
 

@@ -89,6 +89,7 @@ class StatementFigures:
     invoices: list[InvoiceRow]
     payouts: list[MoveRow]
     collected: list[MoveRow]
+    contributions: list[MoveRow]
 
     @property
     def amounts(self) -> dict[str, Decimal]:
@@ -110,6 +111,7 @@ def statement_figures(statement: Statement, *, on: dt.date | None = None) -> Sta
         ("pending", _("En attente de paiement"), statement.pending_cents),
         ("paid_out", _("Versé par le guichet"), statement.paid_out_cents),
         ("collected", _("Encaissé directement"), statement.collected_cents),
+        ("contributed", _("Versé pour vous à des projets amont"), statement.contributed_cents),
         ("balance", _("Solde dû par le guichet"), statement.balance_cents),
     ]
     return StatementFigures(
@@ -131,6 +133,7 @@ def statement_figures(statement: Statement, *, on: dt.date | None = None) -> Sta
         ],
         payouts=[MoveRow(move.on, move.label, from_cents(move.amount_cents)) for move in statement.payouts],
         collected=[MoveRow(move.on, move.label, from_cents(move.amount_cents)) for move in statement.collected],
+        contributions=[MoveRow(m.on, m.label, from_cents(m.amount_cents)) for m in statement.contributions],
     )
 
 
@@ -189,6 +192,7 @@ def statement_xlsx(statement: Statement, *, on: dt.date | None = None) -> Render
         for title, label, moves in (
             (_("Versements"), _("Lot de virements"), figures.payouts),
             (_("Encaissements directs"), _("Facture"), figures.collected),
+            (_("Contributions amont"), _("Projet et référence"), figures.contributions),
         ):
             _table_sheet(
                 workbook,

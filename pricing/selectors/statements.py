@@ -20,7 +20,15 @@ from partners.models import PartnerFirm
 from partners.selectors import firm_of
 
 from ..ledger_models import Account, AccountKind, EntryKind, PayoutItem, Posting
-from ..models import InvoiceShare, InvoiceStatus, Payment, PaymentKind, ShareKind
+from ..models import (
+    ContributionPayment,
+    InvoiceShare,
+    InvoiceStatus,
+    Payment,
+    PaymentKind,
+    PaymentSource,
+    ShareKind,
+)
 from ..redistribution import cumulative_split
 
 
@@ -53,6 +61,7 @@ class Statement:
     invoices: list[StatementInvoice] = field(default_factory=list)
     payouts: list[StatementMove] = field(default_factory=list)
     collected: list[StatementMove] = field(default_factory=list)
+    contributions: list[StatementMove] = field(default_factory=list)  # paid to upstream projects for the firm
 
     @property
     def invoiced_cents(self) -> int:
@@ -79,9 +88,13 @@ class Statement:
         return sum(move.amount_cents for move in self.collected)
 
     @property
+    def contributed_cents(self) -> int:
+        return sum(move.amount_cents for move in self.contributions)
+
+    @property
     def balance_cents(self) -> int:
         """What the guichet owes the firm now (negative: the firm owes fee and levy it collected)."""
-        return self.received_cents - self.paid_out_cents - self.collected_cents
+        return self.received_cents - self.paid_out_cents - self.collected_cents - self.contributed_cents
 
 
 def partner_statement(firm: PartnerFirm) -> Statement:
@@ -123,6 +136,14 @@ def partner_statement(firm: PartnerFirm) -> Statement:
         for on, number, cents in Payment.objects.filter(kind=PaymentKind.DIRECT, firm=firm, reversed_at__isnull=True)
         .order_by("received_on", "pk")
         .values_list("received_on", "invoice__number", "amount_cents")
+    ]
+    statement.contributions = [
+        StatementMove(on, f"{project} — {reference}", cents)
+        for on, project, reference, cents in ContributionPayment.objects.filter(
+            commitment__firm=firm, source=PaymentSource.FIRM, reversed_at__isnull=True
+        )
+        .order_by("paid_on", "pk")
+        .values_list("paid_on", "commitment__project__name", "reference", "amount_cents")
     ]
     return statement
 

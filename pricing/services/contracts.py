@@ -11,7 +11,6 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
-from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from bids.models import PackageSkill
@@ -37,6 +36,7 @@ from ..models import (
     UpstreamProject,
 )
 from ..redistribution import LineSplit, Share, cumulative_split, invoice_shares, vat_cents
+from .commitments import free_project_slug
 
 
 class ContractRefused(Exception):
@@ -286,18 +286,9 @@ def projects_of_packages(package_ids: set[int]) -> dict[int, list[int]]:
             named.setdefault(package_id, set()).add(project_name.strip())
     ids: dict[str, int] = {}
     for name in sorted({name for names in named.values() for name in names}):
-        project, _created = UpstreamProject.objects.get_or_create(name=name, defaults={"slug": _free_slug(name)})
+        project, _created = UpstreamProject.objects.get_or_create(name=name, defaults={"slug": free_project_slug(name)})
         ids[name] = project.pk
     return {package_id: sorted(ids[name] for name in names) for package_id, names in named.items()}
-
-
-def _free_slug(name: str) -> str:
-    base = slugify(name)[:180] or "projet"
-    slug, n = base, 1
-    while UpstreamProject.objects.filter(slug=slug).exists():
-        n += 1
-        slug = f"{base}-{n}"
-    return slug
 
 
 def _create_invoice(

@@ -190,6 +190,7 @@ def test_statement_of_a_firm(scenario: Scenario, finance: Any, partner_a: Any) -
         "pending": "480.00",
         "paid_out": "240.00",
         "collected_directly": "0.00",
+        "contributed": "0.00",
         "balance": "0.00",
         "invoices": [
             {
@@ -206,6 +207,7 @@ def test_statement_of_a_firm(scenario: Scenario, finance: Any, partner_a: Any) -
         ],
         "payouts": [{"on": "2026-03-16", "reference": "VIRT-2026-03", "amount": "240.00"}],
         "collected": [],
+        "contributions": [],
     }
     assert get_json(partner_a, reverse("api-statement-detail", args=[scenario.firm_a.pk])) == {**body, "on": on}
     b = get_json(finance, reverse("api-statement-detail", args=[scenario.firm_b.pk]))

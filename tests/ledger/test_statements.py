@@ -212,13 +212,13 @@ def test_xlsx_has_a_summary_and_a_sheet_per_table_with_euro_amounts(unpaid: Scen
     assert filename == "releve-firm-b-2026-03-31.xlsx"
     assert content_type == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     workbook = openpyxl.load_workbook(io.BytesIO(data))
-    assert workbook.sheetnames == ["Relevé", "Factures", "Versements", "Encaissements directs"]
+    assert workbook.sheetnames == ["Relevé", "Factures", "Versements", "Encaissements directs", "Contributions amont"]
     summary = workbook["Relevé"]
     assert summary["A1"].value == "Relevé de compte de Firm B"
     assert (summary["A2"].value, summary["B2"].value) == ("Entreprise", "Firm B")
     assert summary["B3"].value == dt.datetime(2026, 3, 31)
     assert summary["B4"].value == "EUR"
-    figures = {row[0].value: row[1] for row in summary.iter_rows(min_row=6, max_row=12)}
+    figures = {row[0].value: row[1] for row in summary.iter_rows(min_row=6, max_row=13)}
     assert {label: Decimal(str(cell.value)) for label, cell in figures.items()} == {
         "Facturé (part de l'entreprise)": Decimal("5090.60"),
         "Reçu de l'acheteur": Decimal("5090.60"),
@@ -226,6 +226,7 @@ def test_xlsx_has_a_summary_and_a_sheet_per_table_with_euro_amounts(unpaid: Scen
         "En attente de paiement": Decimal("0"),
         "Versé par le guichet": Decimal("0"),
         "Encaissé directement": Decimal("5599.67"),
+        "Versé pour vous à des projets amont": Decimal("0"),
         "Solde dû par le guichet": Decimal("-509.07"),
     }
     assert all(cell.data_type == "n" and "€" in cell.number_format for cell in figures.values())
