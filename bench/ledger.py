@@ -97,7 +97,7 @@ def wipe_ledger() -> None:
 
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute("TRUNCATE pricing_payoutitem, pricing_posting, pricing_entry")
+            cursor.execute("TRUNCATE pricing_payoutitem, pricing_contributionpayment, pricing_posting, pricing_entry")
         else:
             cursor.execute("DELETE FROM pricing_posting")
             cursor.execute("DELETE FROM pricing_entry")

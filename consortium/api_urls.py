@@ -15,6 +15,7 @@ from bids.api import TenderAssignment, TenderWorkPackageList, WorkPackageDetail,
 from bids.invitation_api import InvitationViewSet
 from partners.api import FirmViewSet, HoldsRole, SkillViewSet
 from pricing.api import ContractDetail, ContractInvoiceList, ContractList, PaymentList, StatementDetail
+from pricing.contribution_api import CommitmentDeliveries, CommitmentDetail, CommitmentList, ProjectList
 
 
 @extend_schema(exclude=True)
@@ -66,4 +67,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("contracts/<int:pk>/invoices/", ContractInvoiceList.as_view(), name="api-contract-invoices"),
     path("payments/", PaymentList.as_view(), name="api-payment-list"),
     path("statements/<int:firm_id>/", StatementDetail.as_view(), name="api-statement-detail"),
+    path("commitments/", CommitmentList.as_view(), name="api-commitment-list"),
+    path("commitments/<int:pk>/", CommitmentDetail.as_view(), name="api-commitment-detail"),
+    path("commitments/<int:pk>/deliveries/", CommitmentDeliveries.as_view(), name="api-commitment-deliveries"),
+    path("projects/", ProjectList.as_view(), name="api-project-list"),
 ]

@@ -208,7 +208,13 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     # "status" names three choice sets (match runs, assignments, invitations): name the one two components share.
-    "ENUM_NAME_OVERRIDES": {"InvitationStatusEnum": "bids.models.InvitationStatus"},
+    "ENUM_NAME_OVERRIDES": {
+        "InvitationStatusEnum": "bids.models.InvitationStatus",
+        "CommitmentStatusEnum": "pricing.commitment_rules.CommitmentStatus",
+        "CommitmentKindEnum": "pricing.contribution_models.CommitmentKind",
+        "ContributionSourceEnum": "pricing.contribution_models.PaymentSource",
+        "SourceEnum": "bids.models.InvitationSource",  # its name before PaymentSource also named a "source"
+    },
 }
 
 X_FRAME_OPTIONS = "DENY"

@@ -12,5 +12,7 @@ urlpatterns = [
     path("partners/", include("partners.urls")),
     path("statements/", include("pricing.urls_statements")),
     path("finance/", include("pricing.urls")),
+    path("transparency/", include("pricing.urls_transparency")),
+    path("contributions/", include("pricing.urls_contributions")),
     path("", include("bids.urls")),
 ]

@@ -107,6 +107,7 @@ class FirmIdentityForm(forms.ModelForm):
             "website",
             "description",
             "daily_rate",
+            "publishes_contributions",
         ]
         widgets = {"description": forms.Textarea(attrs={"rows": 4})}
 
@@ -155,6 +156,7 @@ class FirmIdentityForm(forms.ModelForm):
             website=data["website"],
             description=data["description"],
             daily_rate=data["daily_rate"],
+            publishes_contributions=data["publishes_contributions"],
         )
 
 

@@ -1,5 +1,5 @@
 """Admin: to look at only. Policies change through the offer page, money through the finance pages and
-services (each with an audit row); the ledger is append-only."""
+services (each with an audit row); the ledger is append-only; projects and commitments through /contributions/."""
 
 from __future__ import annotations
 
@@ -8,7 +8,18 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from .models import Contract, Entry, Invoice, OfferPolicy, Payment, PayoutBatch, UpstreamProject
+from .models import (
+    Commitment,
+    Contract,
+    ContributionPayment,
+    Entry,
+    Invoice,
+    OfferPolicy,
+    Payment,
+    PayoutBatch,
+    UpstreamProject,
+    WorkDelivery,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -59,6 +70,25 @@ class PayoutBatchAdmin(ReadOnlyAdmin):
 
 
 @admin.register(UpstreamProject)
-class UpstreamProjectAdmin(admin.ModelAdmin):
-    list_display = ["name", "repository_url", "licence"]
+class UpstreamProjectAdmin(ReadOnlyAdmin):
+    list_display = ["name", "repository_url", "licence", "funding_channel"]
     search_fields = ["name"]
+
+
+@admin.register(Commitment)
+class CommitmentAdmin(ReadOnlyAdmin):
+    list_display = ["title", "project", "contract", "firm", "kind", "starts_on", "ends_on"]
+    list_select_related = ["project", "contract", "firm"]
+    list_filter = ["kind"]
+
+
+@admin.register(ContributionPayment)
+class ContributionPaymentAdmin(ReadOnlyAdmin):
+    list_display = ["commitment", "source", "amount_cents", "paid_on", "reference", "reversed_at"]
+    list_select_related = ["commitment"]
+
+
+@admin.register(WorkDelivery)
+class WorkDeliveryAdmin(ReadOnlyAdmin):
+    list_display = ["commitment", "days", "delivered_on"]
+    list_select_related = ["commitment"]

@@ -42,9 +42,18 @@ def classify_link(url: str) -> str:
     url = url.strip()
     if len(url) > 500:
         raise LinkRefused(_("Lien trop long (500 caractères au plus) : %(url)s") % {"url": url[:80] + "…"})
-    parts = urlsplit(url)
-    if parts.scheme != "https" or not parts.hostname or "." not in parts.hostname:
-        raise LinkRefused(_("Lien refusé, il doit commencer par https:// et nommer un site : %(url)s") % {"url": url})
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (a port that is not a number raises here)
+    except ValueError as exc:  # "https://[::1/..." and the like: refused like any malformed link, never a 500
+        raise _not_a_site(url) from exc
+    if (
+        any(char.isspace() or not char.isprintable() for char in url)
+        or parts.scheme != "https"
+        or not parts.hostname
+        or "." not in parts.hostname
+    ):
+        raise _not_a_site(url)
     if parts.username or parts.password:
         raise LinkRefused(_("Lien refusé, il contient un identifiant ou un mot de passe : %(url)s") % {"url": url})
     for kind, pattern in PATTERNS:
@@ -58,6 +67,10 @@ def classify_link(url: str) -> str:
         )
         % {"url": url}
     )
+
+
+def _not_a_site(url: str) -> LinkRefused:
+    return LinkRefused(_("Lien refusé, il doit commencer par https:// et nommer un site : %(url)s") % {"url": url})
 
 
 def check_links(urls: list[str]) -> list[dict[str, str]]:

@@ -32,8 +32,10 @@ from bids.services.invitations import default_deadline, send_invitations
 from bids.services.packages import split_tender
 from partners.models import PartnerFirm
 from tests.conftest import client_for
+from tests.contributions.test_contribution_permissions import CONTRIBUTION_MATRIX
 from tests.invitations.conftest import build_market, invitation_of
 from tests.ledger.test_money_permissions import MONEY_MATRIX
+from tests.transparency.test_transparency_permissions import TRANSPARENCY_MATRIX
 
 pytestmark = pytest.mark.django_db
 
@@ -152,7 +154,8 @@ def _url_names(resolver: URLResolver, prefix: str = "") -> set[str]:
 
 def test_every_url_is_in_the_matrix() -> None:
     names = {name for name in _url_names(get_resolver()) if not name.startswith(NOT_PRODUCT_PAGES)}
-    known = set(MATRIX) | set(MONEY_MATRIX)  # the money pages have their matrix in tests/ledger/
+    # money: tests/ledger/; contributions and transparency: their own folders
+    known = set(MATRIX) | set(MONEY_MATRIX) | set(CONTRIBUTION_MATRIX) | set(TRANSPARENCY_MATRIX)
     assert names <= known, f"add these URLs to MATRIX: {sorted(names - known)}"
 
 

@@ -53,6 +53,7 @@ class FirmIdentity:
     website: str
     description: str
     daily_rate: Decimal | None
+    publishes_contributions: bool
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,13 @@ def update_firm_identity(*, actor: Any, firm: PartnerFirm, version: str, identit
         raise ValidationError(_("Une autre entreprise porte déjà cette raison sociale ou ce SIRET.")) from error
     record_event(actor=actor, action="partners.firm_identity_updated", obj=locked, fields=changed)
     return locked
+
+
+@transaction.atomic
+def set_contribution_publication(*, actor: Any, firm: PartnerFirm, publishes: bool) -> None:
+    """The firm's consent to show its own upstream contributions (money and days) on the public page."""
+    PartnerFirm.objects.filter(pk=firm.pk).update(publishes_contributions=publishes)
+    record_event(actor=actor, action="partners.contribution_publication", obj=firm, publishes=publishes)
 
 
 def _check_skill_rows(rows: Sequence[SkillRow]) -> None:

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import Q, QuerySet, Sum
+from django.utils import timezone
 
 from consortium.roles import Role, user_role
 from partners.selectors import firm_of
@@ -93,7 +94,7 @@ def commitments_progress(
 ) -> dict[int, CommitmentProgress]:
     """Where each commitment stands, in a handful of queries whatever their number."""
     commitments = list(commitments)
-    today = today or dt.date.today()
+    today = today or timezone.localdate()
     ids = [c.pk for c in commitments]
     dues: dict[int, list[tuple[dt.date, int | None, Decimal | None]]] = defaultdict(list)
     for commitment_id, due_on, cents, days in CommitmentDue.objects.filter(commitment_id__in=ids).values_list(
@@ -127,7 +128,8 @@ def commitments_progress(
         status = commitment_status(
             today=today,
             ends_on=c.ends_on,
-            promised=promised,
+            # a levy is owed as it is collected: levy invoiced but never paid by the buyer is not owed upstream
+            promised=accrued if c.kind == CommitmentKind.LEVY else promised,
             delivered=delivered,
             dues=checks,
             grows_until_end=c.kind == CommitmentKind.LEVY,

@@ -38,6 +38,9 @@ from ..models import (
     UpstreamProject,
     WorkDelivery,
 )
+from ..selectors.commitments import delivered_money
+
+RESERVED_SLUGS = frozenset({"new", "import"})  # path segments of the project pages
 
 
 class CommitmentRefused(Exception):
@@ -89,6 +92,8 @@ def create_commitment(*, actor: Any, data: CommitmentInput) -> Commitment:
 def _check_commitment(data: CommitmentInput) -> None:
     if not data.title.strip():
         raise CommitmentRefused(_("Dites en quelques mots ce qui est promis."))
+    if len(data.title.strip()) > 200:
+        raise CommitmentRefused(_("L'intitulé de l'engagement tient en 200 caractères au plus."))
     if data.kind not in CommitmentKind.values:
         raise CommitmentRefused(_("Nature d'engagement inconnue : %(kind)s.") % {"kind": data.kind})
     if not UpstreamProject.objects.filter(pk=data.project_id).exists():
@@ -174,7 +179,8 @@ def record_contribution_payment(
         raise CommitmentRefused(_("Le montant versé doit être positif."))
     if not payment.reference.strip():
         raise CommitmentRefused(_("Donnez la référence du virement ou du reçu."))
-    if payment.paid_on > dt.date.today():
+    _check_web_address(payment.evidence_url, _("La preuve"))
+    if payment.paid_on > timezone.localdate():
         raise CommitmentRefused(_("La date de versement est dans le futur."))
     source = _source_account(commitment, payment.source)
     Account.objects.select_for_update().filter(code=source.code).first()  # one payer of a source at a time
@@ -188,6 +194,12 @@ def record_contribution_payment(
                 "amount": _euros(payment.amount_cents),
             }
         )
+    if commitment.kind == CommitmentKind.AMOUNT:
+        left = int(commitment.amount_cents or 0) - delivered_money([commitment.pk]).get(commitment.pk, 0)
+        if payment.amount_cents > left:
+            raise CommitmentRefused(
+                _("Il ne reste que %(left)s à verser sur cet engagement.") % {"left": _euros(max(left, 0))}
+            )
     paid = ContributionPayment.objects.create(
         commitment=commitment,
         entry=_post_entry(commitment, payment, source),
@@ -204,9 +216,13 @@ def record_contribution_payment(
 
 def _post_entry(commitment: Commitment, payment: ContributionPaymentInput, source: ledger.AccountRef) -> Entry:
     """The entry's key names the commitment and the reference, so a double submit is refused."""
+    reference = payment.reference.strip()
+    reversed_before = ContributionPayment.objects.filter(
+        commitment=commitment, reference=reference[:140], reversed_at__isnull=False
+    ).count()  # a reference reused after a reversal is a new payment
     draft = ledger.EntryDraft(
         kind=EntryKind.CONTRIBUTION,
-        key=f"contribution:{commitment.pk}:{payment.reference.strip()[:80]}",
+        key=f"contribution:{commitment.pk}:{reversed_before}:{reference[:80]}",
         posted_on=payment.paid_on,
         contract_id=commitment.contract_id,
         memo=f"{commitment.project} — {payment.reference.strip()}"[:200],
@@ -244,7 +260,7 @@ def reverse_contribution_payment(*, actor: Any, payment: ContributionPayment, re
         raise CommitmentRefused(_("Ce versement est déjà annulé."))
     if not reason.strip():
         raise CommitmentRefused(_("Donnez la raison de l'annulation."))
-    ledger.reverse_entries([locked.entry], actor=actor, posted_on=dt.date.today(), memo=reason.strip()[:200])
+    ledger.reverse_entries([locked.entry], actor=actor, posted_on=timezone.localdate(), memo=reason.strip()[:200])
     locked.reversed_at = timezone.now()
     locked.save(update_fields=["reversed_at"])
     record_event(actor=actor, action="commitment.payment_reversed", obj=locked.commitment, payment=locked.pk)
@@ -256,9 +272,10 @@ def record_work(
 ) -> WorkDelivery:
     if commitment.kind != CommitmentKind.DAYS:
         raise CommitmentRefused(_("Cet engagement promet de l'argent : enregistrez un versement."))
-    if days <= 0 or days > 1000:
-        raise CommitmentRefused(_("Le nombre de jours doit être entre 0 et 1000."))
-    if delivered_on > dt.date.today():
+    # NaN would raise on comparison, and a thousandth would round to 0.00 in the database (500 on PostgreSQL)
+    if not days.is_finite() or days <= 0 or days > 1000 or days != days.quantize(Decimal("0.01")):
+        raise CommitmentRefused(_("Le nombre de jours doit être entre 0 et 1000, au centième près."))
+    if delivered_on > timezone.localdate():
         raise CommitmentRefused(_("La date de livraison est dans le futur."))
     if delivered_on < commitment.starts_on:
         raise CommitmentRefused(_("Ce travail a été livré avant le début de l'engagement."))
@@ -303,8 +320,10 @@ def save_project(*, actor: Any, data: ProjectInput, project: UpstreamProject | N
         same_name = same_name.exclude(pk=project.pk)
     if same_name.exists():
         raise CommitmentRefused(_("Un projet porte déjà ce nom : %(name)s.") % {"name": name})
-    if data.funding_manifest_url and not data.funding_manifest_url.startswith("https://"):
+    if data.funding_manifest_url and not data.funding_manifest_url.strip().startswith("https://"):
         raise CommitmentRefused(_("Le manifeste de financement doit être une adresse https://."))
+    _check_web_address(data.repository_url, _("Le dépôt"))
+    _check_web_address(data.funding_url, _("La page de financement"))
     fields = {
         "name": name,
         "repository_url": data.repository_url.strip(),
@@ -331,7 +350,7 @@ def save_project(*, actor: Any, data: ProjectInput, project: UpstreamProject | N
 def free_project_slug(name: str) -> str:
     base = slugify(name)[:180] or "projet"
     slug, n = base, 1
-    while UpstreamProject.objects.filter(slug=slug).exists():
+    while slug in RESERVED_SLUGS or UpstreamProject.objects.filter(slug=slug).exists():
         n += 1
         slug = f"{base}-{n}"
     return slug
@@ -351,7 +370,7 @@ def record_signals(
     *, actor: Any, project: UpstreamProject, signals: Sequence[SignalInput], source: str = SignalSource.ENTERED
 ) -> int:
     """Community signals observed on given days; a second observation of the same day replaces the first."""
-    today = dt.date.today()
+    today = timezone.localdate()
     for signal in signals:
         if signal.observed_on > today:
             raise CommitmentRefused(_("Observation datée du futur : %(d)s.") % {"d": signal.observed_on})
@@ -376,6 +395,15 @@ def record_signals(
         )
     record_event(actor=actor, action="project.signals", obj=project, count=len(signals), source=source)
     return len(signals)
+
+
+def _check_web_address(url: str, what: str) -> None:
+    """Addresses shown as links (on the public page too): http(s) only, within the column's length."""
+    url = url.strip()
+    if url and (not url.startswith(("https://", "http://")) or len(url) > 500 or any(c.isspace() for c in url)):
+        raise CommitmentRefused(
+            _("%(what)s doit être une adresse web (https://…) de 500 caractères au plus.") % {"what": what}
+        )
 
 
 def _euros(cents: int) -> str:

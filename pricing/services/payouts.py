@@ -14,7 +14,7 @@ from consortium.services import record_event
 from partners.models import PartnerFirm
 
 from .. import ledger
-from ..ledger_models import AccountKind, Entry, EntryKind, PayoutBatch, PayoutItem, Posting
+from ..ledger_models import Account, AccountKind, Entry, EntryKind, PayoutBatch, PayoutItem, Posting
 from ..models import PartnerBankAccount
 from .contracts import ContractRefused
 
@@ -50,6 +50,8 @@ def run_payout_batch(*, actor: Any, key: str, execution_date: dt.date) -> Payout
             batch = PayoutBatch.objects.create(key=key, execution_date=execution_date, created_by=actor)
     except IntegrityError:  # the same key run at the same moment elsewhere: that run posts, this one not
         return PayoutRun(batch=PayoutBatch.objects.get(key=key), created=False)
+    # Locked: a contribution paid from a firm's payable (services/commitments.py) waits for this batch.
+    list(Account.objects.select_for_update().filter(kind=AccountKind.PARTNER).values_list("pk", flat=True))
     owed = {firm_id: cents for firm_id, cents in owed_to_firms().items() if cents > 0}
     firms = PartnerFirm.objects.in_bulk(list(owed))
     accounts = PartnerBankAccount.objects.in_bulk(list(owed), field_name="firm_id")

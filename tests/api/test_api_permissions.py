@@ -16,6 +16,7 @@ from django.utils import timezone
 from bids.models import Invitation, InvitationSource
 from consortium import api_urls
 from tests.conftest import client_for, make_user
+from tests.contributions.test_contribution_api import CONTRIBUTION_API_MATRIX
 from tests.ledger.test_money_permissions import MONEY_API_MATRIX
 
 pytestmark = pytest.mark.django_db
@@ -95,7 +96,8 @@ def _url(name: str, matched: dict[str, Any], skills: dict[str, Any], firm_a: Any
 
 def test_every_api_url_is_in_the_matrix() -> None:
     names = {pattern.name for pattern in api_urls.urlpatterns if isinstance(pattern, URLPattern)}
-    assert names == set(API_MATRIX) | set(MONEY_API_MATRIX)  # the money endpoints: tests/ledger/
+    # the money endpoints: tests/ledger/; the contribution ones: tests/contributions/
+    assert names == set(API_MATRIX) | set(MONEY_API_MATRIX) | set(CONTRIBUTION_API_MATRIX)
     assert all(name in get_resolver().reverse_dict for name in API_MATRIX)
 
 

@@ -38,7 +38,16 @@ def test_schema_generates_without_warnings_and_validates(tmp_path: Path) -> None
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(target))
     schema = yaml.safe_load(target.read_text(encoding="utf-8"))
     assert set(schema["paths"]) == _documented_paths()
-    assert len(_documented_paths()) == 17
+    assert len(_documented_paths()) == 21
+    assert {
+        "/api/commitments/",
+        "/api/commitments/{id}/",
+        "/api/commitments/{id}/deliveries/",
+        "/api/projects/",
+    } <= set(schema["paths"])
+    assert set(schema["paths"]["/api/commitments/{id}/deliveries/"]) == {"post"}
+    commitment_parameters = {item["name"] for item in schema["paths"]["/api/commitments/"]["get"]["parameters"]}
+    assert commitment_parameters == {"status", "project", "page"}
     assert {
         "/api/contracts/",
         "/api/contracts/{id}/",

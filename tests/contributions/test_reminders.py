@@ -54,34 +54,47 @@ def _commitment(ledger_contract: LedgerContract, *, firm: Any, kind: str = Commi
     )
 
 
+@pytest.fixture
+def remind(django_capture_on_commit_callbacks: Any) -> Any:
+    """Run the reminders for a day; the mails go after commit, so run those callbacks as it ends."""
+
+    def run(today: dt.date) -> int:
+        with django_capture_on_commit_callbacks(execute=True):
+            return send_commitment_reminders(today=today)
+
+    return run
+
+
 def _recipients() -> list[str]:
     return sorted(address for message in mail.outbox for address in message.to)
 
 
-def test_before_then_after_each_sent_once(ledger_contract: LedgerContract, people: dict[str, Any]) -> None:
+def test_before_then_after_each_sent_once(ledger_contract: LedgerContract, people: dict[str, Any], remind: Any) -> None:
     commitment = _commitment(ledger_contract, firm=ledger_contract.market.firm_a)
-    assert send_commitment_reminders(today=DUE - dt.timedelta(days=WARNING_DAYS + 1)) == 0
+    assert remind(DUE - dt.timedelta(days=WARNING_DAYS + 1)) == 0
     assert mail.outbox == []
 
-    assert send_commitment_reminders(today=DUE - dt.timedelta(days=WARNING_DAYS)) == 1
+    assert remind(DUE - dt.timedelta(days=WARNING_DAYS)) == 1
     assert _recipients() == ["a@firm-a.test", "manager@guichet.test"]
     assert "PostgreSQL" in mail.outbox[0].subject
     assert f"/contributions/{commitment.pk}/" in mail.outbox[0].body
-    assert send_commitment_reminders(today=DUE - dt.timedelta(days=3)) == 0
-    assert send_commitment_reminders(today=DUE) == 0
+    assert remind(DUE - dt.timedelta(days=3)) == 0
+    assert remind(DUE) == 0
     assert len(mail.outbox) == 2
 
     mail.outbox.clear()
-    assert send_commitment_reminders(today=DUE + dt.timedelta(days=1)) == 1
+    assert remind(DUE + dt.timedelta(days=1)) == 1
     assert "retard" in mail.outbox[0].subject
-    assert send_commitment_reminders(today=DUE + dt.timedelta(days=40)) == 0
+    assert remind(DUE + dt.timedelta(days=40)) == 0
     assert len(mail.outbox) == 2
     assert CommitmentReminder.objects.count() == 2
     for message in mail.outbox:
         assert "Firm B" not in message.body and "b@firm-b.test" not in message.to
 
 
-def test_no_reminder_once_the_due_part_is_delivered(ledger_contract: LedgerContract, people: dict[str, Any]) -> None:
+def test_no_reminder_once_the_due_part_is_delivered(
+    ledger_contract: LedgerContract, people: dict[str, Any], remind: Any
+) -> None:
     commitment = _commitment(ledger_contract, firm=ledger_contract.market.firm_a)
     record_work(
         actor=people["partner_a"],
@@ -91,26 +104,29 @@ def test_no_reminder_once_the_due_part_is_delivered(ledger_contract: LedgerContr
         description="Sauvegardes incrémentales",
         links=["https://github.com/postgres/postgres/pull/1"],
     )
-    assert send_commitment_reminders(today=DUE - dt.timedelta(days=2)) == 0
-    assert send_commitment_reminders(today=DUE + dt.timedelta(days=2)) == 0
+    assert remind(DUE - dt.timedelta(days=2)) == 0
+    assert remind(DUE + dt.timedelta(days=2)) == 0
     assert mail.outbox == []
 
 
 def test_the_guichets_commitment_goes_to_bid_manager_and_finance(
-    ledger_contract: LedgerContract, people: dict[str, Any]
+    ledger_contract: LedgerContract, people: dict[str, Any], remind: Any
 ) -> None:
     _commitment(ledger_contract, firm=None, kind=CommitmentKind.AMOUNT)
-    assert send_commitment_reminders(today=DUE + dt.timedelta(days=1)) == 1
+    assert remind(DUE + dt.timedelta(days=1)) == 1
     assert _recipients() == ["finance@guichet.test", "manager@guichet.test"]
     assert "a@firm-a.test" not in _recipients()
 
 
-def test_the_command_and_the_task_send_once(ledger_contract: LedgerContract, people: dict[str, Any]) -> None:
+def test_the_command_and_the_task_send_once(
+    ledger_contract: LedgerContract, people: dict[str, Any], django_capture_on_commit_callbacks: Any
+) -> None:
     from pricing.tasks import remind_commitments
 
     _commitment(ledger_contract, firm=ledger_contract.market.firm_a)
-    call_command("remind_commitments", "--date", (DUE + dt.timedelta(days=1)).isoformat())
-    call_command("remind_commitments", "--date", (DUE + dt.timedelta(days=2)).isoformat())
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("remind_commitments", "--date", (DUE + dt.timedelta(days=1)).isoformat())
+        call_command("remind_commitments", "--date", (DUE + dt.timedelta(days=2)).isoformat())
     assert len(mail.outbox) == 2  # one "after" reminder, one message per address
     assert CommitmentReminder.objects.count() == 1
     assert remind_commitments.apply().get() == 0  # today is after DUE: nothing left to send

@@ -271,6 +271,16 @@ def test_identity_edit_saves_derives_siren_and_writes_audit(partner_a: Any, firm
     assert "partners.firm_identity_updated" in audit_actions(firm_a)
     event = AuditEvent.objects.get(action="partners.firm_identity_updated")
     assert event.actor == partner_a and "siret" in event.details["fields"]
+    assert saved.publishes_contributions is False
+
+
+def test_the_firm_agrees_to_publish_its_contributions_then_withdraws(partner_a: Any, firms: dict[str, Any]) -> None:
+    firm_a, client = firms["a"], client_for(partner_a)
+    url = reverse("partners:firm_edit", args=[firm_a.pk])
+    assert client.post(url, identity_data(firm_a, publishes_contributions="on")).status_code == 302
+    assert fresh(firm_a).publishes_contributions is True
+    assert client.post(url, identity_data(fresh(firm_a))).status_code == 302  # an unticked box is a refusal
+    assert fresh(firm_a).publishes_contributions is False
 
 
 @pytest.mark.parametrize(
