@@ -18,7 +18,7 @@ from django import forms
 from django.core.validators import URLValidator
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from partners.models import PartnerFirm
 
@@ -102,41 +102,44 @@ class NamedChoiceField(forms.ModelChoiceField):
 
 class CommitmentForm(forms.Form):
     project = NamedChoiceField(
-        label=_lazy("Projet amont"),
+        label=gettext_lazy("Projet amont"),
         queryset=UpstreamProject.objects.order_by("name"),
-        empty_label=_lazy("— choisir un projet —"),
+        empty_label=gettext_lazy("— choisir un projet —"),
     )
     contract = NamedChoiceField(
-        label=_lazy("Marché"),
+        label=gettext_lazy("Marché"),
         queryset=Contract.objects.order_by("reference"),
         required=False,
-        empty_label=_lazy("— tout le réseau —"),
+        empty_label=gettext_lazy("— tout le réseau —"),
     )
     firm = NamedChoiceField(
-        label=_lazy("Entreprise engagée"),
+        label=gettext_lazy("Entreprise engagée"),
         queryset=PartnerFirm.objects.order_by("name"),
         required=False,
-        empty_label=_lazy("— le guichet —"),
+        empty_label=gettext_lazy("— le guichet —"),
     )
-    kind = forms.ChoiceField(label=_lazy("Nature"), choices=CommitmentKind.choices, initial=CommitmentKind.DAYS)
-    title = forms.CharField(label=_lazy("Engagement"), max_length=200)
+    kind = forms.ChoiceField(label=gettext_lazy("Nature"), choices=CommitmentKind.choices, initial=CommitmentKind.DAYS)
+    title = forms.CharField(label=gettext_lazy("Engagement"), max_length=200)
     amount = EuroField(
-        label=_lazy("Montant promis (€)"), required=False, min_cents=1, help_text=_lazy("montant fixe seulement")
+        label=gettext_lazy("Montant promis (€)"),
+        required=False,
+        min_cents=1,
+        help_text=gettext_lazy("montant fixe seulement"),
     )
     days = forms.CharField(
-        label=_lazy("Jours promis"),
+        label=gettext_lazy("Jours promis"),
         max_length=20,
         required=False,
         widget=DAYS_WIDGET,
-        help_text=_lazy("jours de développement seulement"),
+        help_text=gettext_lazy("jours de développement seulement"),
     )
-    starts_on = date_field(_lazy("Du"))
-    ends_on = date_field(_lazy("Au"), today=False)
+    starts_on = date_field(gettext_lazy("Du"))
+    ends_on = date_field(gettext_lazy("Au"), today=False)
     dues = forms.CharField(
-        label=_lazy("Échéances"),
+        label=gettext_lazy("Échéances"),
         max_length=6000,
         widget=forms.Textarea(attrs={"rows": 4, "placeholder": "2026-06-30;2,5\n2026-12-31;2,5"}),
-        help_text=_lazy(
+        help_text=gettext_lazy(
             "une par ligne : AAAA-MM-JJ;ce qui est dû à cette date (euros ou jours). Part du chiffre d'affaires : "
             "la date seule."
         ),
@@ -190,13 +193,13 @@ class CommitmentForm(forms.Form):
 
 
 class WorkForm(forms.Form):
-    days = forms.CharField(label=_lazy("Jours"), max_length=20, widget=DAYS_WIDGET)
-    delivered_on = date_field(_lazy("Livré le"))
+    days = forms.CharField(label=gettext_lazy("Jours"), max_length=20, widget=DAYS_WIDGET)
+    delivered_on = date_field(gettext_lazy("Livré le"))
     description = forms.CharField(
-        label=_lazy("Travail réalisé"), max_length=4000, widget=forms.Textarea(attrs={"rows": 3})
+        label=gettext_lazy("Travail réalisé"), max_length=4000, widget=forms.Textarea(attrs={"rows": 3})
     )
     links = forms.CharField(
-        label=_lazy("Liens"),
+        label=gettext_lazy("Liens"),
         max_length=12_000,
         widget=forms.Textarea(
             attrs={
@@ -204,7 +207,7 @@ class WorkForm(forms.Form):
                 "placeholder": "https://github.com/org/projet/pull/123\nhttps://gitlab.com/org/projet/-/issues/45",
             }
         ),
-        help_text=_lazy("un par ligne : modification fusionnée, version publiée ou ticket (https://)"),
+        help_text=gettext_lazy("un par ligne : modification fusionnée, version publiée ou ticket (https://)"),
     )
 
     def clean_days(self) -> Decimal:
@@ -231,12 +234,12 @@ def sources_for(commitment: Any) -> list[tuple[str, str]]:
 
 
 class ContributionPaymentForm(forms.Form):
-    amount = EuroField(label=_lazy("Montant versé (€)"), min_cents=1)
-    paid_on = date_field(_lazy("Payé le"))
-    reference = forms.CharField(label=_lazy("Référence du virement ou du reçu"), max_length=140)
-    source = forms.ChoiceField(label=_lazy("Payé sur"))
+    amount = EuroField(label=gettext_lazy("Montant versé (€)"), min_cents=1)
+    paid_on = date_field(gettext_lazy("Payé le"))
+    reference = forms.CharField(label=gettext_lazy("Référence du virement ou du reçu"), max_length=140)
+    source = forms.ChoiceField(label=gettext_lazy("Payé sur"))
     evidence_url = forms.URLField(
-        label=_lazy("Preuve (reçu, facture, transaction)"),
+        label=gettext_lazy("Preuve (reçu, facture, transaction)"),
         max_length=500,
         required=False,
         assume_scheme="https",
@@ -262,14 +265,14 @@ class ContributionPaymentForm(forms.Form):
 
 
 class PaymentReverseForm(forms.Form):
-    reason = forms.CharField(label=_lazy("Motif de l'annulation"), max_length=200)
+    reason = forms.CharField(label=gettext_lazy("Motif de l'annulation"), max_length=200)
 
     def __init__(self, *args: Any, payments: QuerySet[ContributionPayment], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["payment"] = forms.ModelChoiceField(
-            label=_lazy("Versement"),
+            label=gettext_lazy("Versement"),
             queryset=payments,
             widget=forms.HiddenInput,
-            error_messages={"invalid_choice": _lazy("ce versement n'est plus annulable : rechargez la page.")},
+            error_messages={"invalid_choice": gettext_lazy("ce versement n'est plus annulable : rechargez la page.")},
         )
         self.order_fields(["payment", "reason"])

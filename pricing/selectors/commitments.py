@@ -8,10 +8,12 @@ network-wide commitment), posted within the commitment's period.
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from itertools import accumulate
 from typing import Any
 
 from django.db.models import Q, QuerySet, Sum
@@ -170,11 +172,26 @@ def delivered_days(commitment_ids: list[int]) -> dict[int, Decimal]:
     return {row["commitment_id"]: Decimal(row["total"]) for row in rows}
 
 
-@dataclass
 class LevyAccrual:
-    """Levy cents of each project by contract and day (credited to its fund, or invoiced), summed per scope."""
+    """Levy cents of each project by contract and day (credited to its fund, or invoiced), summed per scope.
 
-    rows: dict[int, list[tuple[int | None, dt.date, int]]]  # project id -> (contract id, posted on, cents)
+    Running totals per (project, contract) and per project make each sum two binary searches."""
+
+    ANY_CONTRACT = -1
+
+    def __init__(self, rows: dict[int, list[tuple[int | None, dt.date, int]]]) -> None:
+        by_scope: dict[tuple[int, int], dict[dt.date, int]] = defaultdict(lambda: defaultdict(int))
+        for project_id, project_rows in rows.items():
+            for contract_id, on, cents in project_rows:
+                by_scope[(project_id, self.ANY_CONTRACT)][on] += cents
+                if contract_id is not None:
+                    by_scope[(project_id, contract_id)][on] += cents
+        self._dates: dict[tuple[int, int], list[dt.date]] = {}
+        self._running: dict[tuple[int, int], list[int]] = {}
+        for scope, per_day in by_scope.items():
+            dates = sorted(per_day)
+            self._dates[scope] = dates
+            self._running[scope] = list(accumulate((per_day[on] for on in dates), initial=0))
 
     @classmethod
     def load(cls, commitments: Iterable[Commitment]) -> LevyAccrual:
@@ -187,12 +204,17 @@ class LevyAccrual:
         return cls(rows)
 
     def of(self, commitment: Commitment, *, until: dt.date) -> int:
+        """The cents dated from the commitment's start to `until` (at most its end), in its scope."""
+        scope = (commitment.project_id, commitment.contract_id or self.ANY_CONTRACT)
+        dates = self._dates.get(scope)
+        if not dates:
+            return 0
+        running = self._running[scope]
         last = min(until, commitment.ends_on)
-        return sum(
-            cents
-            for contract_id, posted_on, cents in self.rows.get(commitment.project_id, [])
-            if commitment.starts_on <= posted_on <= last
-            and (commitment.contract_id is None or contract_id == commitment.contract_id)
+        return (
+            running[bisect_right(dates, last)] - running[bisect_left(dates, commitment.starts_on)]
+            if last >= commitment.starts_on
+            else 0
         )
 
 
