@@ -314,3 +314,40 @@ def test_a_levy_commitment_is_fulfilled_the_day_after_its_period(
     assert commitment_progress(commitment, today=period_end).status == ON_TRACK
     assert commitment_progress(commitment, today=period_end + days(1)).status == FULFILLED
     assert commitment_progress(commitment, today=period_end + days(61)).status == FULFILLED
+
+
+def test_a_levy_invoiced_but_never_paid_is_promised_not_owed(
+    ledger_contract: LedgerContract, project: UpstreamProject
+) -> None:
+    """The buyer paid half: the promise shows the whole invoiced levy, but only the collected half is owed."""
+    finance = ledger_contract.finance
+    invoice = issue_invoice(
+        actor=finance, order=ledger_contract.order(), number="F-1", issued_on=SIGNED_ON + dt.timedelta(days=20)
+    )
+    paid_on = SIGNED_ON + dt.timedelta(days=30)
+    record_payment(actor=finance, payment=PaymentInput(invoice.pk, paid_on, invoice.total_ttc_cents // 2, "VIR-1"))
+    share = invoice.shares.filter(kind="levy").order_by("pk").first()
+    assert share is not None and share.project_id is not None
+    period_end = paid_on + days(10)
+    commitment = create_commitment(
+        actor=finance,
+        data=CommitmentInput(
+            project_id=share.project_id,
+            kind=CommitmentKind.LEVY,
+            title="Contribution amont du marché",
+            starts_on=SIGNED_ON,
+            ends_on=period_end,
+            dues=[(period_end + days(60), None)],
+            contract_id=ledger_contract.contract.pk,
+        ),
+    )
+    progress = commitment_progress(commitment, today=period_end)
+    assert 0 < progress.accrued < progress.promised == share.ttc_cents
+    record_contribution_payment(
+        actor=finance,
+        commitment=commitment,
+        payment=ContributionPaymentInput(int(progress.accrued), paid_on + days(5), "VIR-PG-1", "fund"),
+    )
+    after = commitment_progress(commitment, today=period_end + days(1))
+    assert (after.status, after.outstanding) == (FULFILLED, 0)
+    assert after.left_to_deliver == share.ttc_cents - progress.accrued  # shown, not owed
