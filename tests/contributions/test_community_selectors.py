@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from partners.models import FirmSkill, PartnerFirm, Skill, SkillLevel
+from pricing import ledger
 from pricing.models import (
     Commitment,
     CommitmentKind,
@@ -80,9 +81,11 @@ def commitment(project_obj: UpstreamProject, kind: str, *, contract_id: int | No
 
 def paid(commitment_obj: Commitment, cents: int, on: dt.date, *, reversed_: bool = False) -> ContributionPayment:
     """A payment to the project as the selectors read it (the ledger side is tested with the service)."""
-    entry = Entry.objects.create(
-        kind=EntryKind.CONTRIBUTION, key=f"test:{commitment_obj.pk}:{on}:{cents}", posted_on=on
-    )
+    draft = ledger.EntryDraft(kind=EntryKind.CONTRIBUTION, key=f"test:{commitment_obj.pk}:{on}:{cents}", posted_on=on)
+    draft.add(ledger.fund(commitment_obj.project_id), cents)
+    draft.add(ledger.BANK, -cents)  # balanced: PostgreSQL checks every entry at commit
+    ledger.post_entries([draft])
+    entry = Entry.objects.get(key=draft.key)
     return ContributionPayment.objects.create(
         commitment=commitment_obj, entry=entry, source=PaymentSource.FUND, amount_cents=cents, paid_on=on,
         reference=f"VIR-{on}-{cents}", reversed_at=timezone.now() if reversed_ else None,
