@@ -31,6 +31,7 @@ def quantity(value: Decimal | None) -> str:
     """
     if value is None or value == "":
         return ""
+    value = Decimal(value)
     exact = value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
     places = max(0, -int(exact.as_tuple().exponent))
     return number_format(exact, decimal_pos=places, use_l10n=True, force_grouping=True)

@@ -80,11 +80,15 @@ class CommitmentProgress:
     @property
     def outstanding(self) -> int | Decimal:
         """What is owed now: accrued and not yet delivered (never below zero)."""
-        return max(self.accrued - self.delivered, 0)
+        return max(self.accrued - self.delivered, self._zero)
 
     @property
     def left_to_deliver(self) -> int | Decimal:
-        return max(self.promised - self.delivered, 0)
+        return max(self.promised - self.delivered, self._zero)
+
+    @property
+    def _zero(self) -> int | Decimal:
+        return Decimal(0) if self.in_days else 0
 
 
 def commitment_progress(commitment: Commitment, *, today: dt.date | None = None) -> CommitmentProgress:

@@ -201,6 +201,24 @@ def test_partner_a_records_work_with_links_and_the_status_changes(
     assert "commit-on_track" in page and "En bonne voie" in html.unescape(page)
 
 
+def test_work_delivered_ahead_of_the_dues_shows_nothing_outstanding(
+    ledger_contract: LedgerContract, bid_manager: Any, partner_a: Any
+) -> None:
+    """Three days delivered when two are due: nothing outstanding (a zero in days), the pages render."""
+    commitment = days_commitment(ledger_contract, bid_manager)
+    client = client_for(partner_a)
+    assert (
+        client.post(reverse("contributions:work_new", args=[commitment.pk]), work_form(GOOD_LINKS, "3")).status_code
+        == 302
+    )
+    progress = commitment_progress(commitment)
+    assert (progress.outstanding, progress.left_to_deliver) == (Decimal(0), Decimal(2))
+    assert isinstance(progress.outstanding, Decimal)
+    for url in (reverse("contributions:commitment_list"), detail_url(commitment)):
+        assert client.get(url).status_code == 200
+        assert client_for(bid_manager).get(url).status_code == 200
+
+
 def test_bad_days_are_refused_on_the_form(ledger_contract: LedgerContract, bid_manager: Any, partner_a: Any) -> None:
     commitment = days_commitment(ledger_contract, bid_manager)
     response = client_for(partner_a).post(

@@ -83,3 +83,19 @@ def test_the_demo_has_commitments_in_every_status_and_kind_and_loads_twice_alike
     call_command("load_demo")
     assert _snapshot() == first
     assert reconcile().ok
+
+    # Every contribution page opens on the demo's data, for each role that may see it.
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+    from django.urls import reverse
+
+    pages = [reverse("contributions:commitment_list"), reverse("transparency:index"), reverse("transparency:data_json")]
+    pages += [reverse("contributions:commitment_detail", args=[c.pk]) for c in commitments]
+    staff_pages = [reverse("contributions:project_list")]
+    staff_pages += [reverse("contributions:project_detail", args=[p.slug]) for p in completed]
+    for username in ("finance", "chargee", "alice", "bruno"):
+        client = Client()
+        client.force_login(get_user_model().objects.get(username=username))
+        for url in pages + (staff_pages if username in ("finance", "chargee") else []):
+            assert client.get(url).status_code in (200, 404), (username, url)  # 404: another firm's commitment
+    assert Client().get(reverse("transparency:index")).status_code == 200
