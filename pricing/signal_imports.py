@@ -1,6 +1,6 @@
 """Community signals of upstream projects from XLSX or CSV: every row good, or nothing saved.
 
-The file is read by the finance import's reader (`pricing.imports`): the same size limit, zip-bomb and
+The file is read by `pricing.tabular`, the reader the finance import uses too: the same size limit, zip-bomb and
 DOCTYPE checks before a workbook is opened, CSV encoding and delimiter sniffing, header row detection by
 English or French column names. Each row names its project (by slug or name) and the day it was observed;
 every problem is collected with its row and column, and only a file without any is written, through
@@ -22,21 +22,21 @@ from django.utils.translation import gettext as _
 
 from consortium.services import record_event
 
-from .imports import (
-    ImportProblem,
-    _Bad,
-    _Column,
-    _date,
-    _filled,
-    _guard,
-    _key,
-    _Problems,
-    _read_rows,
-    _Row,
-    _text,
-)
 from .models import SignalSource, UpstreamProject
 from .services.commitments import CommitmentRefused, SignalInput, record_signals
+from .tabular import (
+    BadCell,
+    Column,
+    ImportProblem,
+    Problems,
+    Row,
+    casefold_key,
+    cell_text,
+    filled,
+    guard,
+    parse_date,
+    read_rows,
+)
 
 MAX_COUNT = 1_000_000
 MAX_URL_CHARS = 500  # ProjectSignal.source_url
@@ -56,13 +56,13 @@ _SOURCE = ("source url", "source", "url", "lien", "url source", "lien source")
 
 # A header starting with a keyword goes to the first column listed with one: "Date de la dernière version
 # publiée" is the last release's date, not the observation's.
-COLUMNS: tuple[_Column, ...] = (
-    _Column("project", "project", _PROJECT),
-    _Column("last_release_on", "last_release_on", _LAST_RELEASE, False),
-    _Column("observed_on", "observed_on", _OBSERVED_ON),
-    _Column("active_contributors", "active_contributors", _CONTRIBUTORS, False),
-    _Column("releases_last_year", "releases_last_year", _RELEASES, False),
-    _Column("source_url", "source_url", _SOURCE, False),
+COLUMNS: tuple[Column, ...] = (
+    Column("project", "project", _PROJECT),
+    Column("last_release_on", "last_release_on", _LAST_RELEASE, False),
+    Column("observed_on", "observed_on", _OBSERVED_ON),
+    Column("active_contributors", "active_contributors", _CONTRIBUTORS, False),
+    Column("releases_last_year", "releases_last_year", _RELEASES, False),
+    Column("source_url", "source_url", _SOURCE, False),
 )
 SHOWN_ORDER = ("project", "observed_on", "active_contributors", "releases_last_year", "last_release_on", "source_url")
 SIGNALS = ("active_contributors", "releases_last_year", "last_release_on")
@@ -90,9 +90,9 @@ class _RollBack(Exception):
 
 
 def import_signals_file(*, actor: Any, filename: str, data: bytes, today: dt.date | None = None) -> SignalImportResult:
-    problems = _Problems()
+    problems = Problems()
     filename = filename.rsplit("/", 1)[-1].rsplit("\\", 1)[-1] or _("sans nom")
-    rows = _read_rows(filename, data, COLUMNS, problems)
+    rows = read_rows(filename, data, COLUMNS, problems)
     if not rows:
         return SignalImportResult(0, 0, list(problems))
     drafts = _check_rows(rows, problems, today or timezone.localdate())
@@ -120,20 +120,20 @@ def import_signals_file(*, actor: Any, filename: str, data: bytes, today: dt.dat
 
 
 def _check_rows(
-    rows: list[_Row], problems: _Problems, today: dt.date
-) -> dict[UpstreamProject, list[tuple[_Row, SignalInput]]]:
+    rows: list[Row], problems: Problems, today: dt.date
+) -> dict[UpstreamProject, list[tuple[Row, SignalInput]]]:
     projects = _Projects()
     seen: dict[tuple[int, dt.date], int] = {}
-    drafts: dict[UpstreamProject, list[tuple[_Row, SignalInput]]] = defaultdict(list)
+    drafts: dict[UpstreamProject, list[tuple[Row, SignalInput]]] = defaultdict(list)
     for row in rows:
         cells = row.cells
-        project = _guard(problems, row, "project", projects.find, cells["project"])
-        observed_on = _guard(problems, row, "observed_on", _observed_on, cells["observed_on"], today)
-        contributors = _guard(problems, row, "active_contributors", _count, cells.get("active_contributors"))
-        releases = _guard(problems, row, "releases_last_year", _count, cells.get("releases_last_year"))
-        released_on = _guard(problems, row, "last_release_on", _optional_date, cells.get("last_release_on"))
-        source_url = _guard(problems, row, "source_url", _url, cells.get("source_url"))
-        if not any(_filled(cells.get(name)) for name in SIGNALS):
+        project = guard(problems, row, "project", projects.find, cells["project"])
+        observed_on = guard(problems, row, "observed_on", _observed_on, cells["observed_on"], today)
+        contributors = guard(problems, row, "active_contributors", _count, cells.get("active_contributors"))
+        releases = guard(problems, row, "releases_last_year", _count, cells.get("releases_last_year"))
+        released_on = guard(problems, row, "last_release_on", _optional_date, cells.get("last_release_on"))
+        source_url = guard(problems, row, "source_url", _url, cells.get("source_url"))
+        if not any(filled(cells.get(name)) for name in SIGNALS):
             problems.add(
                 row.where,
                 _("aucun signal : remplissez au moins une des colonnes %(columns)s") % {"columns": ", ".join(SIGNALS)},
@@ -166,57 +166,57 @@ class _Projects:
     def __init__(self) -> None:
         self.by_key: dict[str, UpstreamProject] = {}
         for project in UpstreamProject.objects.only("pk", "name", "slug"):
-            self.by_key.setdefault(_key(project.slug), project)
-            self.by_key.setdefault(_key(project.name), project)
+            self.by_key.setdefault(casefold_key(project.slug), project)
+            self.by_key.setdefault(casefold_key(project.name), project)
 
     def find(self, value: Any) -> UpstreamProject:
-        text = _text(value)
+        text = cell_text(value)
         if not text:
-            raise _Bad(_("projet manquant (son identifiant ou son nom)"))
-        project = self.by_key.get(_key(text))
+            raise BadCell(_("projet manquant (son identifiant ou son nom)"))
+        project = self.by_key.get(casefold_key(text))
         if project is None:
-            raise _Bad(_("projet « %(value)s » inconnu (donnez son identifiant ou son nom)") % {"value": text[:60]})
+            raise BadCell(_("projet « %(value)s » inconnu (donnez son identifiant ou son nom)") % {"value": text[:60]})
         return project
 
 
 def _observed_on(value: Any, today: dt.date) -> dt.date:
-    day = _date(value)
+    day = parse_date(value)
     if day > today:
-        raise _Bad(_("observation datée du futur : %(d)s") % {"d": day.isoformat()})
+        raise BadCell(_("observation datée du futur : %(d)s") % {"d": day.isoformat()})
     return day
 
 
 def _optional_date(value: Any) -> dt.date | None:
-    return _date(value) if _filled(value) else None
+    return parse_date(value) if filled(value) else None
 
 
 def _count(value: Any) -> int | None:
     """A whole number of people or releases, or None for an empty cell."""
-    if not _filled(value):
+    if not filled(value):
         return None
     if isinstance(value, bool):
-        raise _Bad(_("« %(value)s » n'est pas un nombre entier") % {"value": value})
+        raise BadCell(_("« %(value)s » n'est pas un nombre entier") % {"value": value})
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    text = _text(value).replace(" ", "").replace("\u00a0", "").replace("\u202f", "")
+    text = cell_text(value).replace(" ", "").replace("\u00a0", "").replace("\u202f", "")
     if not text.isdigit():
-        raise _Bad(_("« %(value)s » n'est pas un nombre entier positif") % {"value": _text(value)[:40]})
+        raise BadCell(_("« %(value)s » n'est pas un nombre entier positif") % {"value": cell_text(value)[:40]})
     number = int(text)
     if number > MAX_COUNT:
-        raise _Bad(_("%(n)s : au-delà de %(max)s") % {"n": number, "max": MAX_COUNT})
+        raise BadCell(_("%(n)s : au-delà de %(max)s") % {"n": number, "max": MAX_COUNT})
     return number
 
 
 def _url(value: Any) -> str:
-    text = _text(value)
+    text = cell_text(value)
     if not text:
         return ""
     if len(text) > MAX_URL_CHARS:
-        raise _Bad(_("adresse de plus de %(n)s caractères") % {"n": MAX_URL_CHARS})
+        raise BadCell(_("adresse de plus de %(n)s caractères") % {"n": MAX_URL_CHARS})
     try:
         URLValidator(schemes=["http", "https"])(text)
     except ValidationError:
-        raise _Bad(_("« %(value)s » n'est pas une adresse http(s)") % {"value": text[:60]}) from None
+        raise BadCell(_("« %(value)s » n'est pas une adresse http(s)") % {"value": text[:60]}) from None
     return text
 
 
