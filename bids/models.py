@@ -228,6 +228,7 @@ class ImportJob(models.Model):
     progress_done = models.PositiveIntegerField(default=0)
     progress_total = models.PositiveIntegerField(default=0)
     attempts = models.PositiveSmallIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)  # last sign of life while running
     counts = models.JSONField(default=dict, blank=True)
     errors = models.JSONField(default=list, blank=True)  # [{"where": ..., "message": ...}]
     warnings = models.JSONField(default=list, blank=True)
@@ -374,6 +375,8 @@ class MatchRun(models.Model):
     stage = models.CharField(max_length=100, blank=True)
     progress_done = models.PositiveIntegerField(default=0)
     progress_total = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)  # last sign of life while running
     counts = models.JSONField(default=dict, blank=True)
     errors = models.JSONField(default=list, blank=True)
     solver = models.JSONField(default=dict, blank=True)  # status, objective, seconds

@@ -98,6 +98,8 @@ class OfferVersion(models.Model):
     render_done = models.PositiveIntegerField(default=0)
     render_total = models.PositiveIntegerField(default=0)
     render_errors = models.JSONField(default=list, blank=True)
+    render_attempts = models.PositiveSmallIntegerField(default=0)
+    render_heartbeat_at = models.DateTimeField(null=True, blank=True)  # last sign of life while rendering
     revision = models.PositiveIntegerField(default=1)  # bumped by every change of a draft: stale forms
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
