@@ -136,3 +136,13 @@ def make_xlsx(rows: list[list[Any]]) -> bytes:
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+@pytest.fixture
+def celery_worker_process(tmp_path: Path, settings: Any) -> Iterator[Any]:
+    """A real `celery worker` process on the test database and the Redis broker."""
+    from tests.workers import running_worker
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    with running_worker(tmp_path / "worker.log") as worker:
+        yield worker

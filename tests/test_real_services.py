@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import connection, connections
+from django.db import connections
 
 from bids.models import ImportJob, JobStatus, Line, Lot, Tender
 from bids.services.imports import create_import_job, import_file
@@ -56,64 +51,6 @@ def test_race_two_imports_of_one_procedure_make_one_tender(samples: Path) -> Non
     assert errors == []
     assert Tender.objects.count() == 1
     assert Lot.objects.count() == 100
-
-
-@pytest.fixture
-def celery_worker_process(tmp_path: Path, settings: Any) -> Iterator[None]:
-    """A real `celery worker` process on the test database and the Redis broker."""
-    media = tmp_path / "media"
-    settings.MEDIA_ROOT = media
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        "GUICHET_MEDIA_ROOT": str(media),
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "DJANGO_SETTINGS_MODULE": "consortium.settings",
-    }
-    log = (tmp_path / "worker.log").open("w")
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "consortium",
-            "worker",
-            "--pool=solo",
-            "--loglevel=INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "-n",
-            f"test-{os.getpid()}@%h",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        _wait_for_worker()
-        yield
-    finally:
-        worker.terminate()
-        worker.wait(20)
-        log.close()
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-
-
-def _wait_for_worker(timeout: float = 30) -> None:
-    from consortium.celery import app
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if app.control.ping(timeout=1):
-            return
-    raise AssertionError("the Celery worker did not answer within 30 s")
 
 
 @pytest.mark.redis
