@@ -5,6 +5,7 @@ from celery import shared_task
 from . import notifications
 from .services.imports import run_import_job
 from .services.invitations import sweep_invitations
+from .services.jobs import sweep_stuck_jobs
 from .services.matching import run_match_job
 from .services.offers import render_documents
 
@@ -40,3 +41,10 @@ def sweep(ignored: object = None) -> dict[str, int]:
 def render_offer(version_id: int) -> None:
     """Render and store the documents of a frozen offer version; progress is kept on the version."""
     render_documents(version_id=version_id)
+
+
+@shared_task(ignore_result=True)
+def sweep_jobs(ignored: object = None) -> dict[str, dict[str, int]]:
+    """Run every minute by Celery beat: jobs whose worker died go back to the queue (or fail when out of
+    attempts), jobs the broker never got are sent again."""
+    return sweep_stuck_jobs().as_dict()

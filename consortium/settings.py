@@ -104,13 +104,20 @@ SESSION_COOKIE_AGE = 60 * 60 * 12
 SESSION_COOKIE_HTTPONLY = True
 ANONYMOUS_USER_NAME = None  # guardian: no anonymous user row
 
-# Login throttling: lock a username from one address after 5 failures for 15 minutes; the
-# address comes from REMOTE_ADDR only, so a forged X-Forwarded-For cannot reset the counter.
+# Login throttling (consortium/throttle.py), failures counted over the last 15 minutes: 5 for one username
+# from one address, 10 for one username from any address (distributed guessing), 20 from one address for
+# any username (password spraying); then 429 and the lockout page. The address is REMOTE_ADDR, or behind
+# TRUSTED_PROXIES (addresses or networks of the reverse proxies) the hop they appended to X-Forwarded-For:
+# a forged forwarding header neither resets nor moves a count.
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_USERNAME_FAILURE_LIMIT = env_int("AXES_USERNAME_FAILURE_LIMIT", 10)
+AXES_ADDRESS_FAILURE_LIMIT = env_int("AXES_ADDRESS_FAILURE_LIMIT", 20)
 AXES_COOLOFF_TIME = 0.25  # hours
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_RESET_ON_SUCCESS = True
-AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "username", "ip_address"]
+AXES_HANDLER = "consortium.throttle.ThrottleHandler"
+AXES_CLIENT_IP_CALLABLE = "consortium.throttle.client_address"
+AXES_TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "")
+AXES_RESET_ON_SUCCESS = True  # the pair's own count only
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
 
@@ -149,8 +156,18 @@ CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = (
         "store_processed": False,
     }
     if CELERY_BROKER_URL.startswith("filesystem")
-    else {"socket_timeout": 5, "socket_connect_timeout": 5, "visibility_timeout": 3600}
+    else {
+        # A request that queues a job waits for the broker at most (1 + retries) x these timeouts, then keeps
+        # the job queued with a clear stage for the sweeper (tests/faults/test_broker_down.py measures it).
+        "socket_timeout": env_int("CELERY_BROKER_SOCKET_TIMEOUT", 2),
+        "socket_connect_timeout": env_int("CELERY_BROKER_SOCKET_TIMEOUT", 2),
+        # An unacknowledged message (its worker killed) is delivered again after this many seconds; the
+        # sweeper below usually takes the job back sooner, and the claim makes the late copy harmless.
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+    }
 )
+# One quick retry: a connection dropped while idle is replaced at once; a dead broker costs one more timeout.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
 if CELERY_BROKER_URL.startswith("filesystem"):
     for _folder in ("queue", "processed", "control"):
         (VAR_DIR / "broker" / _folder).mkdir(parents=True, exist_ok=True)
@@ -167,15 +184,20 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 
 # Periodic work, run by `celery worker --beat` (the embedded default included) or by cron calling
-# `manage.py sweep_invitations` and `manage.py remind_commitments`.
+# `manage.py sweep_invitations`, `manage.py sweep_jobs` and `manage.py remind_commitments`.
 CELERY_BEAT_SCHEDULE = {
     "sweep-invitations": {"task": "bids.tasks.sweep", "schedule": env_int("INVITATION_SWEEP_SECONDS", 300)},
+    "sweep-jobs": {"task": "bids.tasks.sweep_jobs", "schedule": env_int("JOB_SWEEP_SECONDS", 60)},
     "remind-commitments": {
         "task": "pricing.tasks.remind_commitments",
         "schedule": env_int("COMMITMENT_REMINDER_SECONDS", 24 * 3600),
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Background jobs (bids/services/jobs.py): a running job refreshes its heartbeat this often; one silent for
+# JOB_STALL_SECONDS is taken as dead by the sweeper (`manage.py sweep_jobs`, or beat every JOB_SWEEP_SECONDS).
+JOB_HEARTBEAT_SECONDS = env_int("JOB_HEARTBEAT_SECONDS", 5)
+JOB_STALL_SECONDS = env_int("JOB_STALL_SECONDS", 120)
 
 # Invitations: days kept between the partners' answers and the tender deadline; a reminder this many
 # hours before a deadline; the delay given to the next firm after a decline or expiry, and the least

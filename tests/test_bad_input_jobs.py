@@ -126,7 +126,7 @@ def test_a_job_that_keeps_crashing_gives_up(django_capture_on_commit_callbacks: 
     finished = run_import_job(job_id=job.pk)
     assert finished is not None
     assert finished.status == JobStatus.FAILED
-    assert "gave up" in finished.errors[0]["message"]
+    assert "abandonné après 3 tentatives" in finished.errors[0]["message"]
     assert Tender.objects.count() == 0
 
 

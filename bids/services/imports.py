@@ -11,15 +11,16 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from consortium.services import record_event
 
 from .. import importers
 from ..importers.base import ImportFailed, Problem, ProgressCallback
 from ..models import ImportJob, JobStatus, ScheduleMapping, Tender
+from . import jobs
 from .tenders import LotChoiceNeeded, SavedTender, save_tenders
 
 
@@ -32,7 +33,7 @@ class ImportResult:
 
 logger = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 3
+MAX_ATTEMPTS = jobs.MAX_ATTEMPTS
 SCHEDULE_OPTIONS = ("mapping", "header_row", "sheet")
 
 
@@ -52,8 +53,13 @@ def import_file(
     options: dict[str, Any] | None = None,
     progress: ProgressCallback | None = None,
     job: ImportJob | None = None,
+    on_saved: Callable[[ImportResult], None] | None = None,
 ) -> ImportResult:
-    """Parse `data` and save its tenders in one transaction; ImportFailed leaves the database as it was."""
+    """Parse `data` and save its tenders in one transaction; ImportFailed leaves the database as it was.
+
+    `on_saved` runs inside that transaction: what it writes (the job's outcome) commits with the tenders or not
+    at all, and what it raises undoes them.
+    """
     options = dict(options or {})
     check_size(len(data), source=source)
     parser_options = {key: options[key] for key in SCHEDULE_OPTIONS if options.get(key)}
@@ -66,23 +72,28 @@ def import_file(
         raise ImportFailed("column mapping, header row and sheet apply to price schedules only", where=source)
     if job is not None:
         ImportJob.objects.filter(pk=job.pk).update(stage="saving")
+    warnings = [w for tender in tenders for w in tender.warnings]
     for attempt in range(2):
         try:
-            saved = save_tenders(
-                actor=actor,
-                fmt=detected,
-                tenders=tenders,
-                source=source,
-                target=target,
-                lot_choice=options.get("lot") or None,
-                job=job,
-            )
+            with transaction.atomic():
+                saved = save_tenders(
+                    actor=actor,
+                    fmt=detected,
+                    tenders=tenders,
+                    source=source,
+                    target=target,
+                    lot_choice=options.get("lot") or None,
+                    job=job,
+                )
+                result = ImportResult(detected, saved, warnings)
+                if on_saved is not None:
+                    on_saved(result)
             break
         except IntegrityError:
             # Another import created the same procedure meanwhile: the second try updates it.
             if attempt or transaction.get_connection().in_atomic_block:
                 raise
-    return ImportResult(detected, saved, [w for tender in tenders for w in tender.warnings])
+    return result
 
 
 @transaction.atomic
@@ -113,14 +124,18 @@ def create_import_job(
     return job
 
 
-def enqueue_import(job_id: int) -> None:
+def enqueue_import(job_id: int) -> bool:
+    """Send the job to the workers; False when the broker cannot be reached in time (the job says so and
+    waits for the sweeper, see services/jobs.py)."""
     from ..tasks import run_import  # the task module imports this one
 
     try:
         run_import.delay(job_id)
     except Exception:  # the broker is down: say so on the job instead of failing the request
         logger.exception("could not queue import job %s", job_id)
-        ImportJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(stage="queue unreachable")
+        ImportJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(stage=jobs.UNREACHABLE)
+        return False
+    return True
 
 
 @transaction.atomic
@@ -155,24 +170,44 @@ def _progress_writer(job_id: int) -> Callable[[int, int], None]:
 
 
 def run_import_job(*, job_id: int) -> ImportJob | None:
-    """Run one queued job. Safe to call twice: a finished job is left alone."""
-    claimed = ImportJob.objects.filter(pk=job_id, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).update(
-        status=JobStatus.RUNNING, attempts=F("attempts") + 1, started_at=timezone.now(), stage="reading"
-    )
+    """Run one queued job. Safe to call twice: a finished job, or one alive in another worker, is left alone;
+    the claim past MAX_ATTEMPTS fails the job (services/jobs.py)."""
+    attempt = jobs.claim(jobs.IMPORTS, job_id, started_at=timezone.now(), stage="reading")
     job = ImportJob.objects.select_related("created_by", "target_tender").filter(pk=job_id).first()
-    if not claimed or job is None:
+    if attempt is None or job is None:
         return job
-    if job.attempts > MAX_ATTEMPTS:
-        return _finish(
-            job, JobStatus.FAILED, errors=[Problem(job.original_name, f"gave up after {MAX_ATTEMPTS} attempts")]
-        )
+    if attempt > MAX_ATTEMPTS:
+        jobs.give_up(jobs.IMPORTS, job, attempt=attempt)
+        job.refresh_from_db()
+        return job
+    try:
+        with jobs.heartbeat(jobs.IMPORTS, job.pk, attempt=attempt):
+            return _run(job, attempt)
+    except jobs.Superseded:  # taken back while this worker was silent: its work was rolled back
+        logger.warning("import job %s, attempt %s, was taken over by another run", job_id, attempt)
+        return ImportJob.objects.get(pk=job_id)
+
+
+def _run(job: ImportJob, attempt: int) -> ImportJob:
+    def succeeded(result: ImportResult) -> None:
+        job.detected_format = result.format
+        job.warnings = [{"where": w.where, "message": w.message} for w in result.warnings[:200]]
+        job.tenders.set([item.tender for item in result.saved])
+        job.counts = {
+            "tenders": len(result.saved),
+            "created": sum(item.created for item in result.saved),
+            "lots": sum(item.tender.lots.count() for item in result.saved),
+            "lines": sum(item.lines for item in result.saved),
+        }
+        _finish(job, JobStatus.SUCCEEDED, attempt=attempt)
+
     try:
         job.file.open("rb")
         try:
             data = job.file.read()
         finally:
             job.file.close()
-        result = import_file(
+        import_file(
             actor=job.created_by,
             data=data,
             source=job.original_name,
@@ -181,29 +216,45 @@ def run_import_job(*, job_id: int) -> ImportJob | None:
             options=job.options,
             progress=_progress_writer(job.pk),
             job=job,
+            on_saved=succeeded,
         )
     except LotChoiceNeeded as needs:
-        return _finish(job, JobStatus.NEEDS_INPUT, errors=needs.problems)
+        return _finish(job, JobStatus.NEEDS_INPUT, attempt=attempt, errors=needs.problems)
     except ImportFailed as failure:
-        return _finish(job, JobStatus.FAILED, errors=failure.problems)
+        return _finish(job, JobStatus.FAILED, attempt=attempt, errors=failure.problems)
     except OSError as error:
         return _finish(
-            job, JobStatus.FAILED, errors=[Problem(job.original_name, f"cannot read the stored file: {error}")]
+            job,
+            JobStatus.FAILED,
+            attempt=attempt,
+            errors=[Problem(job.original_name, f"cannot read the stored file: {error}")],
         )
-    saved = result.saved
-    job.detected_format = result.format
-    job.warnings = [{"where": w.where, "message": w.message} for w in result.warnings[:200]]
-    job.tenders.set([item.tender for item in saved])
-    job.counts = {
-        "tenders": len(saved),
-        "created": sum(item.created for item in saved),
-        "lots": sum(item.tender.lots.count() for item in saved),
-        "lines": sum(item.lines for item in saved),
-    }
-    return _finish(job, JobStatus.SUCCEEDED)
+    except (jobs.Superseded, DatabaseError):
+        raise  # taken over, or the database went away: the job stays running for the sweeper to take back
+    except Exception as error:  # a bug, not the file's fault: the job says so instead of staying "running"
+        logger.exception("import job %s failed", job.pk)
+        message = _("erreur inattendue pendant l'import : %(error)s") % {
+            "error": str(error)[:500] or type(error).__name__
+        }
+        return _finish(job, JobStatus.FAILED, attempt=attempt, errors=[Problem(job.original_name, message)])
+    return job
 
 
-def _finish(job: ImportJob, status: str, *, errors: list[Problem] | None = None) -> ImportJob:
+FINISH_FIELDS = (
+    "status",
+    "finished_at",
+    "stage",
+    "errors",
+    "warnings",
+    "counts",
+    "detected_format",
+    "progress_done",
+    "progress_total",
+)
+
+
+def _finish(job: ImportJob, status: str, *, attempt: int, errors: list[Problem] | None = None) -> ImportJob:
+    """Write the job's outcome if this run still holds it, else raise jobs.Superseded."""
     job.status = status
     job.finished_at = timezone.now()
     job.stage = ""
@@ -213,19 +264,7 @@ def _finish(job: ImportJob, status: str, *, errors: list[Problem] | None = None)
     if not job.detected_format:
         stored = ImportJob.objects.filter(pk=job.pk).values_list("detected_format", flat=True).first()
         job.detected_format = stored or ""
-    job.save(
-        update_fields=[
-            "status",
-            "finished_at",
-            "stage",
-            "errors",
-            "warnings",
-            "counts",
-            "detected_format",
-            "progress_done",
-            "progress_total",
-        ]
-    )
+    jobs.still_owned(jobs.IMPORTS, job.pk, attempt, **{name: getattr(job, name) for name in FINISH_FIELDS})
     record_event(actor=job.created_by, action=f"import.{status}", obj=job, errors=len(job.errors))
     return job
 

@@ -43,6 +43,7 @@ from ..models import (
     TenderExclusion,
     WorkPackage,
 )
+from . import jobs
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ STAGE_LABELS = {
     "scoring": gettext_lazy("calcul des scores et de leurs explications"),
     "solving": gettext_lazy("attribution globale"),
     "saving": gettext_lazy("enregistrement"),
-    "queue unreachable": gettext_lazy("file de tâches injoignable : le calcul démarrera à son retour"),
+    jobs.UNREACHABLE: gettext_lazy("file de tâches injoignable : le calcul démarrera à son retour"),
 }
 
 
@@ -76,26 +77,35 @@ def create_match_run(*, actor: Any, tender: Tender) -> MatchRun:
     return run
 
 
-def enqueue_match(run_id: int) -> None:
+def enqueue_match(run_id: int) -> bool:
+    """Send the run to the workers; False when the broker cannot be reached in time (the run says so)."""
     from ..tasks import run_match as task  # the task module imports this one
 
     try:
         task.delay(run_id)
     except Exception:  # the broker is down: say so on the run instead of failing the request
         logger.exception("could not queue match run %s", run_id)
-        MatchRun.objects.filter(pk=run_id, status=JobStatus.QUEUED).update(stage="queue unreachable")
+        MatchRun.objects.filter(pk=run_id, status=JobStatus.QUEUED).update(stage=jobs.UNREACHABLE)
+        return False
+    return True
 
 
 def run_match_job(*, run_id: int) -> MatchRun | None:
-    """Run one queued match. A finished run is left alone; a failure ends the run with its error."""
-    claimed = MatchRun.objects.filter(pk=run_id, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).update(
-        status=JobStatus.RUNNING, started_at=timezone.now()
-    )
+    """Run one queued match. A finished run, or one alive in another worker, is left alone; a failure ends the
+    run with its error; the claim past MAX_ATTEMPTS fails it (services/jobs.py)."""
+    attempt = jobs.claim(jobs.MATCHES, run_id, started_at=timezone.now())
     run = MatchRun.objects.select_related("tender", "created_by").filter(pk=run_id).first()
-    if not claimed or run is None:
+    if attempt is None or run is None:
+        return run
+    if attempt > jobs.MAX_ATTEMPTS:
+        jobs.give_up(jobs.MATCHES, run, attempt=attempt)
+        run.refresh_from_db()
         return run
     try:
         return run_match(actor=run.created_by, tender=run.tender, run=run)
+    except jobs.Superseded:  # taken back while this worker was silent: its work was rolled back
+        logger.warning("match run %s, attempt %s, was taken over by another run", run_id, attempt)
+        return MatchRun.objects.get(pk=run_id)
     except Exception:  # already recorded on the run by run_match
         logger.exception("match run %s failed", run_id)
         return MatchRun.objects.get(pk=run_id)
@@ -130,9 +140,17 @@ def run_match(*, actor: Any, tender: Tender, run: MatchRun | None = None) -> Mat
     writing happens in one. On failure the run ends failed with its error, and the error is raised again.
     """
     if run is None:
+        now = timezone.now()
         run = MatchRun.objects.create(
-            tender=tender, created_by=actor, status=JobStatus.RUNNING, started_at=timezone.now()
+            tender=tender, created_by=actor, status=JobStatus.RUNNING, started_at=now, attempts=1, heartbeat_at=now
         )
+    with jobs.heartbeat(jobs.MATCHES, run.pk, attempt=run.attempts):
+        _compute(actor=actor, tender=tender, run=run)
+    run.refresh_from_db()
+    return run
+
+
+def _compute(*, actor: Any, tender: Tender, run: MatchRun) -> None:
     report = _progress(run)
     timings: dict[str, float] = {}
     try:
@@ -157,6 +175,8 @@ def run_match(*, actor: Any, tender: Tender, run: MatchRun | None = None) -> Mat
             timings["solve_s"] = solution.seconds
             report("saving")
             _save(actor=actor, run=run, data=data, ranked=ranked, solution=solution, timings=timings)
+    except jobs.Superseded:
+        raise
     except Exception as error:
         message = (
             _("Les données ont changé pendant le calcul (lots de travaux ou entreprises supprimés) : relancez.")
@@ -165,18 +185,18 @@ def run_match(*, actor: Any, tender: Tender, run: MatchRun | None = None) -> Mat
         )
         _fail(actor=actor, run=run, message=message)
         raise
-    run.refresh_from_db()
-    return run
 
 
 def _fail(*, actor: Any, run: MatchRun, message: str) -> None:
-    MatchRun.objects.filter(pk=run.pk).update(
+    """End the run with its error, if this worker still holds it."""
+    failed = jobs.owned(jobs.MATCHES, run.pk, run.attempts).update(
         status=JobStatus.FAILED,
         finished_at=timezone.now(),
         stage="",
         errors=[{"where": _("rapprochement"), "message": message[:1000]}],
     )
-    record_event(actor=actor, action="match.failed", obj=run, error=message[:200])
+    if failed:
+        record_event(actor=actor, action="match.failed", obj=run, error=message[:200])
 
 
 @transaction.atomic
@@ -260,7 +280,9 @@ def _save(
         "period": data.span.label,
         "free_days": {str(firm_id): float(capacity.get(firm_id, 0)) for firm_id in sorted(shown)},
     }
-    run.save(update_fields=["status", "finished_at", "stage", "progress_done", "progress_total", "counts", "solver"])
+    # Only while this worker holds the run: else everything written above is rolled back.
+    finished = ("status", "finished_at", "stage", "progress_done", "progress_total", "counts", "solver")
+    jobs.still_owned(jobs.MATCHES, run.pk, run.attempts, **{name: getattr(run, name) for name in finished})
     record_event(
         actor=actor,
         action="match.succeeded",

@@ -12,13 +12,14 @@ import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -49,6 +50,7 @@ from ..selectors.offers import (
     offer_problems,
     offer_snapshot,
 )
+from . import jobs
 
 logger = logging.getLogger(__name__)
 
@@ -322,18 +324,20 @@ def freeze_version(
 
 
 def _queue_rendering(version_id: int) -> None:
-    def enqueue() -> None:
-        from ..tasks import render_offer  # the task module imports this one
+    transaction.on_commit(partial(enqueue_rendering, version_id))
 
-        try:
-            render_offer.delay(version_id)
-        except Exception:  # the broker is down: say so on the version instead of failing the request
-            logger.exception("could not queue the rendering of offer version %s", version_id)
-            OfferVersion.objects.filter(pk=version_id, render_status=JobStatus.QUEUED).update(
-                render_stage="queue unreachable"
-            )
 
-    transaction.on_commit(enqueue)
+def enqueue_rendering(version_id: int) -> bool:
+    """Send the rendering to the workers; False when the broker cannot be reached in time (the version says so)."""
+    from ..tasks import render_offer  # the task module imports this one
+
+    try:
+        render_offer.delay(version_id)
+    except Exception:  # the broker is down: say so on the version instead of failing the request
+        logger.exception("could not queue the rendering of offer version %s", version_id)
+        OfferVersion.objects.filter(pk=version_id, render_status=JobStatus.QUEUED).update(render_stage=jobs.UNREACHABLE)
+        return False
+    return True
 
 
 # --- Documents ---------------------------------------------------------------------------------------------
@@ -341,45 +345,66 @@ def _queue_rendering(version_id: int) -> None:
 
 def render_documents(*, version_id: int) -> OfferVersion:
     """Render every document of a frozen version and store each once (never rewritten). Safe to run
-    twice: the documents already stored are kept, and a finished job is left alone. A running job may be
-    claimed again: the task is acknowledged late, so a worker lost mid-render hands it to another."""
-    claimed = (
-        OfferVersion.objects.filter(pk=version_id)
-        .exclude(status=OfferStatus.DRAFT)
-        .filter(render_status__in=[JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.FAILED])
-        .update(render_status=JobStatus.RUNNING, render_stage="snapshot", render_errors=[])
+    twice: the documents already stored are kept, and a finished job, or one alive in another worker, is left
+    alone. A failed one may be run again (the build_offer command does) while it has attempts left; the claim
+    past MAX_ATTEMPTS fails it (services/jobs.py)."""
+    # A draft has no render status: only a frozen version can be claimed.
+    failed_with_attempts_left = Q(render_status=JobStatus.FAILED, render_attempts__lt=jobs.MAX_ATTEMPTS)
+    attempt = jobs.claim(
+        jobs.RENDERS, version_id, also=failed_with_attempts_left, render_stage="snapshot", render_errors=[]
     )
     version = OfferVersion.objects.select_related("offer", "offer__tender").get(pk=version_id)
-    if not claimed:
+    if attempt is None:
         return version
+    if attempt > jobs.MAX_ATTEMPTS:
+        jobs.give_up(jobs.RENDERS, version, attempt=attempt)
+    else:
+        try:
+            with jobs.heartbeat(jobs.RENDERS, version_id, attempt=attempt):
+                _render(version, attempt)
+        except jobs.Superseded:  # taken back while this worker was silent; the documents it stored are kept
+            logger.warning("rendering of offer version %s, attempt %s, was taken over", version_id, attempt)
+    version.refresh_from_db()
+    return version
+
+
+def _render(version: OfferVersion, attempt: int) -> None:
+    mine = jobs.owned(jobs.RENDERS, version.pk, attempt)
     where = _("instantané de l'offre")
     try:
-        jobs = document_jobs(offer_snapshot(version))
+        jobs_to_do = document_jobs(offer_snapshot(version))
         stored = set(OfferDocument.objects.filter(version=version).values_list("kind", "firm_id"))
-        OfferVersion.objects.filter(pk=version_id).update(render_total=len(jobs), render_done=0)
-        for done, job in enumerate(jobs):
+        mine.update(render_total=len(jobs_to_do), render_done=0)
+        for done, job in enumerate(jobs_to_do):
             where = job.label
-            OfferVersion.objects.filter(pk=version_id).update(render_stage=job.label[:100], render_done=done)
+            jobs.still_owned(jobs.RENDERS, version.pk, attempt, render_stage=job.label[:100], render_done=done)
             if (job.kind, job.firm_id) not in stored:
                 _store(version, job)
         hashed = content_hash(
             OfferDocument.objects.filter(version=version).values_list("kind", "firm_id", "filename", "sha256")
         )
+    except jobs.Superseded:
+        raise
     except Exception as error:
-        logger.exception("rendering offer version %s failed at %s", version_id, where)
-        OfferVersion.objects.filter(pk=version_id).update(
+        logger.exception("rendering offer version %s failed at %s", version.pk, where)
+        failed = mine.update(
             render_status=JobStatus.FAILED,
             render_stage="",
             render_errors=[{"where": where, "message": str(error)[:2000]}],
         )
-        record_event(actor=None, action="offer.render_failed", obj=version, where=where)
+        if failed:
+            record_event(actor=None, action="offer.render_failed", obj=version, where=where)
     else:
-        OfferVersion.objects.filter(pk=version_id).update(
-            render_status=JobStatus.SUCCEEDED, render_stage="", render_done=len(jobs), content_hash=hashed
+        jobs.still_owned(
+            jobs.RENDERS,
+            version.pk,
+            attempt,
+            render_status=JobStatus.SUCCEEDED,
+            render_stage="",
+            render_done=len(jobs_to_do),
+            content_hash=hashed,
         )
-        record_event(actor=None, action="offer.rendered", obj=version, documents=len(jobs), content_hash=hashed)
-    version.refresh_from_db()
-    return version
+        record_event(actor=None, action="offer.rendered", obj=version, documents=len(jobs_to_do), content_hash=hashed)
 
 
 def _store(version: OfferVersion, job: DocumentJob) -> None:
@@ -410,8 +435,13 @@ def retry_rendering(*, actor: Any, version_id: int) -> OfferVersion:
     version = _locked(version_id)
     if version.render_status != JobStatus.FAILED:
         raise OfferRefused(_("Les documents de cette version ne sont pas en échec."))
+    # A person asked again: three more attempts; the heartbeat field of a queued job is when it was queued.
     OfferVersion.objects.filter(pk=version.pk, render_status=JobStatus.FAILED).update(
-        render_status=JobStatus.QUEUED, render_stage="", render_errors=[]
+        render_status=JobStatus.QUEUED,
+        render_stage="",
+        render_errors=[],
+        render_attempts=0,
+        render_heartbeat_at=timezone.now(),
     )
     record_event(actor=actor, action="offer.render_retried", obj=version)
     _queue_rendering(version.pk)
