@@ -64,8 +64,10 @@ def load_cpv_catalogue(*, data_dir: Path = CPV_DATA_DIR) -> int:
         )
     # Parents first, so the foreign keys hold at every insert on every database.
     rows.sort(key=lambda row: (row.level, row.code))
-    CpvCode.objects.bulk_create([r for r in rows if r.code not in existing], batch_size=2000)
+    added = [r for r in rows if r.code not in existing]
+    CpvCode.objects.bulk_create(added, batch_size=2000)
     CpvCode.objects.bulk_update(
         [r for r in rows if r.code in existing], ["label_fr", "label_en", "parent", "level"], batch_size=2000
     )
+    record_event(actor=None, action="catalogue.cpv_loaded", codes=len(rows), added=len(added))
     return len(rows)

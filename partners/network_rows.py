@@ -6,6 +6,7 @@ Used by partners.services.network; the format is documented in docs/PARTNERS.md.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -340,8 +341,8 @@ class RowChecker:
         if column not in self.columns:
             return None
         raw = self._cell(row, column)
-        if column == "postcode" and isinstance(raw, float | int) and not isinstance(raw, bool):
-            raw = f"{int(raw):05d}"
+        if column == "postcode" and isinstance(raw, float | int) and not isinstance(raw, bool) and _whole(raw):
+            raw = f"{int(raw):05d}"  # a spreadsheet drops the leading zero of 01000
         if column == "is_sme" and isinstance(raw, bool):
             return raw
         text = self._text(row, column) if raw is not None else ""
@@ -430,6 +431,11 @@ class RowChecker:
                 )
                 continue
             row.firm = holder or by_name.get(fold(row.name))
+
+
+def _whole(number: float | int) -> bool:
+    """A whole number: not a fraction, nor an infinity or NaN (what a float cell may hold)."""
+    return isinstance(number, int) or (math.isfinite(number) and number.is_integer())
 
 
 def _number_text(raw: Any) -> str:

@@ -311,12 +311,21 @@ def open_grids(data: bytes, *, source: str, fmt: str, sheet: str | None) -> list
     return _xlsx_grids(data, source, sheet)
 
 
+# What a damaged zip or workbook raises while it is read: a bad CRC or offset (BadZipFile, ValueError "negative
+# seek value"), a truncated stream, an unknown compression method (NotImplementedError), an encrypted entry
+# (RuntimeError), broken XML (ParseError; defusedxml's refusals are ValueErrors).
+_DAMAGED = (
+    zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError, RuntimeError, CalamineError,
+    ParseError,
+)  # fmt: skip
+
+
 def _xlsx_grids(data: bytes, source: str, sheet: str | None) -> list[_Grid]:
     archive = open_zip(data, source)
     try:
         parts = sheet_parts(archive, source)
         workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, CalamineError, ParseError) as exc:
+    except _DAMAGED as exc:
         raise ImportFailed(f"not a valid XLSX file ({exc})", where=source) from None
     names = _worksheet_names(workbook, selected=sheet)
     if sheet is not None and sheet not in names:
@@ -438,7 +447,10 @@ def _xlsx_grid(archive: zipfile.ZipFile, workbook: CalamineWorkbook, name: str, 
     where = f"{source}, sheet {name!r}"
     gaps: set[tuple[int, int]] = set()
     if part is not None and part in archive.namelist():
-        xml = archive.read(part)
+        try:
+            xml = archive.read(part)
+        except _DAMAGED as exc:
+            raise ImportFailed(f"not a valid XLSX file ({exc})", where=where) from None
         check_extent(xml, where)
         gaps = _formula_gaps(xml, where)
     try:
