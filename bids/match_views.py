@@ -15,6 +15,7 @@ from . import selectors
 from .match_forms import AdjustForm, ExclusionForm
 from .models import ExclusionKind, Tender, WorkPackage
 from .selectors import matching
+from .selectors.jobs import QUEUE_DOWN, match_waits
 from .services.matching import (
     STAGE_LABELS,
     MatchRefused,
@@ -67,8 +68,11 @@ def match_overview(request: HttpRequest, pk: int) -> HttpResponse:
 @role_required(Role.BID_MANAGER)
 def match_run(request: HttpRequest, pk: int) -> HttpResponse:
     tender = _tender(request, pk)
-    create_match_run(actor=request.user, tender=tender)
-    messages.info(request, _("Rapprochement lancé : la page se met à jour à la fin du calcul."))
+    run = create_match_run(actor=request.user, tender=tender)
+    if match_waits(run.pk):
+        messages.warning(request, QUEUE_DOWN)
+    else:
+        messages.info(request, _("Rapprochement lancé : la page se met à jour à la fin du calcul."))
     return redirect("bids:match_overview", pk=tender.pk)
 
 

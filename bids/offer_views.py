@@ -31,6 +31,7 @@ from .offer_forms import CompositionForm, PolicyForm, ResultForm, RevisionForm
 from .offer_models import DocumentKind, OfferDocument, OfferStatus, OfferVersion
 from .selectors import offers as reads
 from .selectors.invitations import is_ready_for_assembly
+from .selectors.jobs import QUEUE_DOWN, rendering_waits
 from .selectors.offers import Composition
 from .services.offers import (
     OfferRefused,
@@ -341,10 +342,13 @@ def offer_freeze(request: HttpRequest, pk: int) -> HttpResponse:
     except OfferRefused as error:
         _refused(request, error)
         return _back(version)
-    messages.success(
-        request,
-        _("Version %(number)s figée : ses documents sont en cours de rendu.") % {"number": frozen.number},
-    )
+    if rendering_waits(frozen.pk):
+        messages.warning(request, QUEUE_DOWN)
+    else:
+        messages.success(
+            request,
+            _("Version %(number)s figée : ses documents sont en cours de rendu.") % {"number": frozen.number},
+        )
     return _back(version)
 
 
@@ -357,7 +361,10 @@ def offer_retry(request: HttpRequest, pk: int) -> HttpResponse:
     except OfferRefused as error:
         _refused(request, error)
         return _back(version)
-    messages.info(request, _("Nouveau rendu des documents lancé."))
+    if rendering_waits(version.pk):
+        messages.warning(request, QUEUE_DOWN)
+    else:
+        messages.info(request, _("Nouveau rendu des documents lancé."))
     return _back(version)
 
 

@@ -14,6 +14,7 @@ from consortium.roles import Role, role_required
 from . import selectors
 from .forms import ImportForm, RetryForm
 from .models import ImportJob, JobStatus
+from .selectors.jobs import QUEUE_DOWN, import_waits
 from .services.imports import create_import_job, retry_import_job, save_schedule_mapping
 
 LINES_PER_PAGE = 100
@@ -69,7 +70,10 @@ def import_new(request: HttpRequest) -> HttpResponse:
             target=form.cleaned_data["tender"],
             options=options,
         )
-        messages.info(request, _("Import lancé : %(name)s") % {"name": job.original_name})
+        if import_waits(job.pk):
+            messages.warning(request, QUEUE_DOWN)
+        else:
+            messages.info(request, _("Import lancé : %(name)s") % {"name": job.original_name})
         return redirect("bids:import_detail", pk=job.pk)
     return render(request, "bids/import_new.html", {"form": form})
 

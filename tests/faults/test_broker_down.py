@@ -114,6 +114,7 @@ def test_a_job_queued_while_the_broker_is_down_is_kept_and_runs_once_it_is_back(
     page = client.get(queueing.page.format(pk=job.pk))
     assert page.status_code == 200
     assert queueing.label in html.unescape(page.content.decode())
+    assert "La file de tâches est injoignable" in html.unescape(page.content.decode())  # the flash, not "lancé"
     record_figure(f"post_answer_s_{queue}_broker_{how}", round(answer_s, 2), bound_s=ANSWER_BOUND_S)
 
     report = sweep_stuck_jobs()  # the broker is back: beat would run this within a minute
