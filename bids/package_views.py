@@ -9,7 +9,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from consortium.roles import Role, role_required
 from partners.models import Skill
@@ -36,6 +36,7 @@ def _gone(request: HttpRequest, tender: Tender) -> HttpResponse:
     return redirect("bids:package_list", pk=tender.pk)
 
 
+@require_safe
 @role_required(*selectors.TENDER_READERS)
 def package_list(request: HttpRequest, pk: int) -> HttpResponse:
     tender = _tender(request, pk)
@@ -98,6 +99,7 @@ def package_merge(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("bids:package_detail", pk=tender.pk, package_pk=merged.pk)
 
 
+@require_safe
 @role_required(*selectors.TENDER_READERS)
 def package_detail(request: HttpRequest, pk: int, package_pk: int) -> HttpResponse:
     tender = _tender(request, pk)

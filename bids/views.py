@@ -7,7 +7,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from consortium.roles import Role, role_required
 
@@ -20,6 +20,7 @@ from .services.imports import create_import_job, retry_import_job, save_schedule
 LINES_PER_PAGE = 100
 
 
+@require_safe
 @role_required(*selectors.TENDER_READERS)
 def tender_list(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "").strip()[:100]
@@ -27,6 +28,7 @@ def tender_list(request: HttpRequest) -> HttpResponse:
     return render(request, "bids/tender_list.html", {"page": page, "search": search})
 
 
+@require_safe
 @role_required(*selectors.TENDER_READERS)
 def tender_detail(request: HttpRequest, pk: int) -> HttpResponse:
     tender = get_object_or_404(selectors.tenders_for(request.user), pk=pk)
@@ -48,12 +50,14 @@ def tender_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "bids/tender_detail.html", context)
 
 
+@require_safe
 @role_required(Role.BID_MANAGER)
 def import_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(selectors.jobs_for(request.user), 25).get_page(request.GET.get("page"))
     return render(request, "bids/import_list.html", {"page": page})
 
 
+@require_http_methods(["GET", "HEAD", "POST"])
 @role_required(Role.BID_MANAGER)
 def import_new(request: HttpRequest) -> HttpResponse:
     initial = {"tender": request.GET.get("tender")} if request.GET.get("tender", "").isdigit() else {}
@@ -92,6 +96,7 @@ def _job(request: HttpRequest, pk: int) -> ImportJob:
     return job
 
 
+@require_safe
 @role_required(Role.BID_MANAGER)
 def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     job = _job(request, pk)
@@ -105,6 +110,7 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "bids/import_detail.html", context)
 
 
+@require_safe
 @role_required(Role.BID_MANAGER)
 def import_status(request: HttpRequest, pk: int) -> JsonResponse:
     job = _job(request, pk)

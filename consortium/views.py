@@ -3,10 +3,12 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_safe
 
 from .roles import STAFF_ROLES, Role, user_role
 
 
+@require_safe
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     role = user_role(request.user)

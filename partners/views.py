@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_safe
 
 from consortium.roles import STAFF_ROLES, role_required, user_role
 
@@ -35,6 +36,7 @@ SKILLS_PER_PAGE = 50
 EditForm = Any  # a Form or a formset: both have is_valid() and render their own errors
 
 
+@require_safe
 @role_required(*selectors.FIRM_READERS)
 def firm_list(request: HttpRequest) -> HttpResponse:
     form = profile_forms.DirectoryFilterForm(request.GET or None)
@@ -58,6 +60,7 @@ def firm_list(request: HttpRequest) -> HttpResponse:
     return render(request, "partners/firm_list.html", context)
 
 
+@require_safe
 @role_required(*selectors.FIRM_READERS)
 def firm_export(request: HttpRequest) -> HttpResponse:
     form = profile_forms.DirectoryFilterForm(request.GET or None)
@@ -72,6 +75,7 @@ def firm_export(request: HttpRequest) -> HttpResponse:
     return response
 
 
+@require_safe
 @role_required(*selectors.FIRM_READERS)
 def firm_detail(request: HttpRequest, pk: int) -> HttpResponse:
     firm = get_object_or_404(selectors.firms_for(request.user), pk=pk)
@@ -84,6 +88,7 @@ def firm_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "partners/firm_detail.html", context)
 
 
+@require_safe
 @role_required(*selectors.FIRM_READERS)
 def my_firm(request: HttpRequest) -> HttpResponse:
     if user_role(request.user) in STAFF_ROLES:
@@ -94,6 +99,7 @@ def my_firm(request: HttpRequest) -> HttpResponse:
     return redirect("partners:firm_detail", pk=firm.pk)
 
 
+@require_safe
 @role_required(*selectors.FIRM_READERS)
 def skill_list(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "").strip()[:100]
@@ -157,6 +163,7 @@ def _edit_page(
     return render(request, template, context)
 
 
+@require_http_methods(["GET", "HEAD", "POST"])
 @role_required(*selectors.FIRM_WRITERS)
 def firm_edit(request: HttpRequest, pk: int) -> HttpResponse:
     def save(firm: PartnerFirm, form: EditForm, version: str) -> None:
@@ -172,6 +179,7 @@ def firm_edit(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@require_http_methods(["GET", "HEAD", "POST"])
 @role_required(*selectors.FIRM_WRITERS)
 def firm_skills(request: HttpRequest, pk: int) -> HttpResponse:
     def build(firm: PartnerFirm, data: Any) -> EditForm:
@@ -209,6 +217,7 @@ def _capacity_months() -> list[dt.date]:
     return selectors.month_starts(timezone.localdate(), selectors.PLANNING_MONTHS)
 
 
+@require_http_methods(["GET", "HEAD", "POST"])
 @role_required(*selectors.FIRM_WRITERS)
 def firm_capacity(request: HttpRequest, pk: int) -> HttpResponse:
     def build(firm: PartnerFirm, data: Any) -> EditForm:
@@ -246,6 +255,7 @@ def _rows_page(
     return _edit_page(request, pk, template=f"partners/firm_{kind}.html", build=build, save=save)
 
 
+@require_http_methods(["GET", "HEAD", "POST"])
 @role_required(*selectors.FIRM_WRITERS)
 def firm_attestations(request: HttpRequest, pk: int) -> HttpResponse:
     return _rows_page(
@@ -261,6 +271,7 @@ def firm_attestations(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@require_http_methods(["GET", "HEAD", "POST"])
 @role_required(*selectors.FIRM_WRITERS)
 def firm_references(request: HttpRequest, pk: int) -> HttpResponse:
     def initial(firm: PartnerFirm) -> list[dict[str, Any]]:
@@ -278,6 +289,7 @@ def firm_references(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@require_http_methods(["GET", "HEAD", "POST"])
 @role_required(*selectors.FIRM_WRITERS)
 def firm_contacts(request: HttpRequest, pk: int) -> HttpResponse:
     return _rows_page(
