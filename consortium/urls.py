@@ -16,3 +16,5 @@ urlpatterns = [
     path("contributions/", include("pricing.urls_contributions")),
     path("", include("bids.urls")),
 ]
+
+handler500 = "consortium.errors.server_error"
