@@ -54,6 +54,7 @@ from .services.invitations import (
 SENDERS = (Role.BID_MANAGER,)  # role_required lets admins through as well
 DEADLINE_WARNING = dt.timedelta(hours=48)
 PER_PAGE = 50
+DASHBOARD_ROWS = 100  # work packages per page of the invitation dashboard (a 400-lot tender has thousands)
 
 
 def _invitation(request: HttpRequest, pk: int) -> Invitation:
@@ -297,7 +298,9 @@ def invitation_dashboard(request: HttpRequest, pk: int) -> HttpResponse:
     form = DashboardFilterForm(request.GET or None)
     filters = form.filters() if form.is_bound else {"lot": "", "status": "", "over_estimate": False}
     all_rows = reads.dashboard_rows(tender)
-    rows = reads.filter_rows(all_rows, **filters)
+    rows = Paginator(reads.filter_rows(all_rows, **filters), DASHBOARD_ROWS).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
     lots = list({row["lot"].pk: row["lot"] for row in all_rows}.values())
     can_send = reads.can_send_invitations(request.user)
     totals = reads.tender_totals(tender)
@@ -308,7 +311,9 @@ def invitation_dashboard(request: HttpRequest, pk: int) -> HttpResponse:
         "filtered": any(filters.values()),
         "lots": lots,
         "statuses": list(DashboardFilterForm.base_fields["status"].choices)[1:],  # type: ignore[attr-defined]
-        "rows": rows,
+        "rows": rows.object_list,
+        "page": rows,
+        "extra": query.urlencode(),
         "package_count": len(all_rows),
         "chart": reads.status_chart(all_rows),
         "ready": reads.is_ready_for_assembly(tender),

@@ -375,6 +375,18 @@ def test_dashboard_shows_statuses_totals_gap_and_filters(sent: Market, bid_manag
     assert dashboard(client, sent, status="bogus", lot="x")  # bad filters: the whole table, no error
 
 
+def test_dashboard_pages_its_rows_and_keeps_the_filters(sent: Market, bid_manager: Any, monkeypatch: Any) -> None:
+    monkeypatch.setattr("bids.invitation_views.DASHBOARD_ROWS", 1)
+    client = client_for(bid_manager)
+    first = dashboard(client, sent, lot=str(sent.lot.pk))
+    second = dashboard(client, sent, lot=str(sent.lot.pk), page="2")
+    shown = [name for name in ("PostgreSQL", "Nginx") if f"<td>{name}</td>" in first]
+    assert len(shown) == 1
+    assert f"<td>{shown[0]}</td>" not in second
+    assert f"lot={sent.lot.pk}&page=2" in first  # the next page keeps the filter
+    assert "Page 1 sur" in first
+
+
 def test_ready_banner_when_every_package_is_accepted(
     sent: Market, bid_manager: Any, partner_a: Any, partner_b: Any
 ) -> None:
